@@ -1,0 +1,1 @@
+"""Parley: approved replies, rumour escalation and push messages for officers, on record."""

@@ -1,0 +1,140 @@
+"""The only code that inserts audit rows.
+
+`record()` queues an event on the session; just before that session commits, the queued events are
+appended to the chain under a lock (PostgreSQL advisory lock; SQLite transactions are already
+serialised by BEGIN IMMEDIATE), so the lock is held only for the append itself and the chain never
+forks. A rolled-back transaction appends nothing: no audit record for a change that did not happen.
+"""
+
+import uuid
+from contextvars import ContextVar
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import event, insert, select, text
+from sqlmodel import Session
+
+from app.audit.chain import GENESIS_HASH, event_hash
+from app.audit.models import AuditEvent
+from app.core.types import iso, parse_iso, utcnow
+
+CHAIN_LOCK_KEY = 7_261_001
+client_ip: ContextVar[str | None] = ContextVar("client_ip", default=None)
+_PENDING = "audit_pending"
+
+
+class AuditAction(StrEnum):
+    AUTH_LOGIN = "auth.login"
+    AUTH_LOGIN_FAILED = "auth.login_failed"
+    AUTH_LOGIN_THROTTLED = "auth.login_throttled"
+    AUTH_REFRESH = "auth.refresh"
+    AUTH_REFRESH_REUSED = "auth.refresh_reused"
+    AUTH_LOGOUT = "auth.logout"
+    USER_CREATED = "user.created"
+    USER_UPDATED = "user.updated"
+    USER_SESSIONS_REVOKED = "user.sessions_revoked"
+    OPERATION_CREATED = "operation.created"
+    OPERATION_UPDATED = "operation.updated"
+    OPERATION_STATUS_CHANGED = "operation.status_changed"
+    STRATEGY_PUBLISHED = "operation.strategy_published"
+    BRIEFING_PUBLISHED = "operation.briefing_published"
+    MEMBER_SET = "operation.member_set"
+    MEMBER_REMOVED = "operation.member_removed"
+    BRIEFING_ACKNOWLEDGED = "operation.briefing_acknowledged"
+    DECISION_RECORDED = "decision.recorded"
+    TEMPLATE_CREATED = "template.created"
+    TEMPLATE_VERSION_CREATED = "template.version_created"
+    TEMPLATE_SUBMITTED = "template.submitted"
+    TEMPLATE_APPROVED = "template.approved"
+    TEMPLATE_REJECTED = "template.rejected"
+    TEMPLATE_RETIRED = "template.retired"
+    TEMPLATE_USED = "template.used"
+    TEMPLATE_IMPORTED = "template.imported"
+    TEMPLATE_EXPORTED = "template.exported"
+    ESCALATION_CREATED = "escalation.created"
+    ESCALATION_ATTACHMENT_ADDED = "escalation.attachment_added"
+    ESCALATION_TRANSITIONED = "escalation.transitioned"
+    ESCALATION_GROUPED = "escalation.grouped"
+    ESCALATION_MERGED = "escalation.merged"
+    ESCALATION_SPLIT = "escalation.split"
+    ESCALATION_ATTACHMENT_VIEWED = "escalation.attachment_viewed"
+    PUSH_SUBSCRIBED = "push.subscribed"
+    PUSH_UNSUBSCRIBED = "push.unsubscribed"
+    PUSH_SUBSCRIPTION_EXPIRED = "push.subscription_expired"
+    NOTIFICATION_SENT = "notification.sent"
+    NOTIFICATION_RECEIPT = "notification.receipt"
+    NOTIFICATION_RESENT = "notification.resent"
+    AUDIT_EXPORTED = "audit.exported"
+    AUDIT_CHECKPOINT = "audit.checkpoint"
+    AUDIT_ARCHIVED = "audit.archived"
+    COMMENDATION_RECORDED = "debrief.commendation"
+    APPRAISAL_RECORDED = "debrief.appraisal"
+    DEBRIEF_EXPORTED = "debrief.exported"
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def record(
+    session: Session,
+    *,
+    actor: Any | None,
+    action: AuditAction,
+    target_type: str | None = None,
+    target_id: Any = None,
+    operation_id: uuid.UUID | str | None = None,
+    details: dict[str, Any] | None = None,
+    actor_role: str | None = None,
+) -> None:
+    """Queue one audit event; it is chained and written when `session` commits."""
+    session.info.setdefault(_PENDING, []).append(
+        {
+            "at": iso(utcnow()),
+            "actor_id": _text(getattr(actor, "id", None)),
+            "actor_role": actor_role or _text(getattr(actor, "role", None)),
+            "operation_id": _text(operation_id),
+            "action": AuditAction(action).value,
+            "target_type": target_type,
+            "target_id": _text(target_id),
+            "details": details or {},
+            "ip": client_ip.get(),
+        }
+    )
+
+
+def pending_count(session: Session) -> int:
+    return len(session.info.get(_PENDING, ()))
+
+
+def _append(session: Session) -> None:
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    session.flush()  # the change itself first, so the chain lock covers only the append
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
+    head = connection.execute(
+        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+    ).first()
+    seq, prev_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
+    rows = []
+    for item in pending:
+        seq += 1
+        item = {**item, "seq": seq, "prev_hash": prev_hash}
+        item["hash"] = prev_hash = event_hash(item)
+        rows.append(item)
+    for row in rows:
+        row["at"] = parse_iso(row["at"])
+    connection.execute(insert(AuditEvent), rows)
+
+
+@event.listens_for(Session, "before_commit")
+def _append_before_commit(session: Session) -> None:
+    _append(session)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_on_rollback(session: Session) -> None:
+    session.info.pop(_PENDING, None)

@@ -1,0 +1,121 @@
+"""The `parley` command."""
+
+import sys
+from typing import Annotated
+
+import typer
+
+from app.core.config import get_settings
+
+cli = typer.Typer(help="Parley: approved replies, rumour escalation and push messages, on record.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+audit_cli = typer.Typer(help="The audit log: verify, export checks, keys.", no_args_is_help=True)
+vapid_cli = typer.Typer(help="Web Push (VAPID) keys.", no_args_is_help=True)
+cli.add_typer(audit_cli, name="audit")
+cli.add_typer(vapid_cli, name="vapid")
+
+
+def _migrate() -> None:
+    from app.core.migrations import upgrade
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.effective_database_url)
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply every pending database migration (upgrade to head)."""
+    _migrate()
+    typer.echo("database is at the latest schema")
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
+    demo: Annotated[bool, typer.Option("--demo", help="Load the demo data first and print its users")] = False,
+) -> None:
+    """Apply pending migrations, then serve the API and the PWA."""
+    import uvicorn
+
+    from app.core import lifecycle
+
+    _migrate()
+    lifecycle.prepare_keys(get_settings())
+    if demo:
+        _run_demo()
+    typer.echo(f"Parley is listening on http://{host}:{port}/")
+    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers,
+                proxy_headers=True, log_config=None, access_log=False)
+
+
+@cli.command("create-user")
+def create_user(
+    service_number: Annotated[str, typer.Option("--service-number", help="The officer's service number")],
+    name: Annotated[str, typer.Option("--name", help="Display name")],
+    role: Annotated[str, typer.Option("--role", help="officer, bronze, gold, comms, auditor or admin")],
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin")] = False,
+) -> None:
+    """Create an account (the way to make the first admin)."""
+    from pydantic import ValidationError
+
+    from app.auth import service
+    from app.auth.schemas import UserCreate
+    from app.core.db import session_scope
+    from app.core.errors import AppError
+
+    if not password_stdin:
+        typer.echo("give the password on stdin with --password-stdin", err=True)
+        raise typer.Exit(2)
+    password = sys.stdin.readline().rstrip("\r\n")
+    _migrate()
+    try:
+        data = UserCreate(service_number=service_number, display_name=name, role=role, password=password)
+        with session_scope() as session:
+            user = service.create_user(session=session, settings=get_settings(), actor=None, data=data)
+            typer.echo(f"created {user.role} {user.service_number} ({user.id})")
+    except ValidationError as exc:
+        typer.echo(f"invalid: {exc.errors()[0]['loc'][-1]}: {exc.errors()[0]['msg']}", err=True)
+        raise typer.Exit(2) from exc
+    except AppError as exc:
+        typer.echo(exc.detail, err=True)
+        raise typer.Exit(1) from exc
+
+
+def _run_demo() -> None:
+    from app import demo as demo_data
+
+    settings = get_settings()
+    if settings.env == "production":
+        typer.echo("refusing to load demo data with PARLEY_ENV=production", err=True)
+        raise typer.Exit(2)
+    typer.echo(demo_data.load(settings))
+
+
+@cli.command()
+def demo() -> None:
+    """Load demo data (idempotent) and print the demo accounts. Refused in production."""
+    _migrate()
+    _run_demo()
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Check the whole chain in the database; exit 1 on the first bad event."""
+    from app.audit.service import verify_chain
+    from app.core.db import session_scope
+
+    with session_scope() as session:
+        verdict = verify_chain(session)
+    typer.echo(verdict.model_dump_json(indent=2))
+    raise typer.Exit(0 if verdict.ok else 1)
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""One Settings class for the whole app; environment variables with the PARLEY_ prefix."""
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PARLEY_", env_file=None, extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("./data")
+    database_url: str | None = None
+    public_url: str = "http://127.0.0.1:8000"
+
+    # Tokens. Secrets default to files generated in data_dir on first start (see ensure_secrets).
+    jwt_secret: str | None = None
+    jwt_issuer: str = "parley"
+    jwt_audience: str = "parley-app"
+    access_token_minutes: int = Field(15, ge=1, le=120)
+    session_idle_hours: float = Field(12, gt=0)
+    session_max_hours: float = Field(24 * 7, gt=0)
+
+    # Login throttling: progressive delay, then 429, per account and per client address.
+    login_window_minutes: int = 15
+    login_delay_after: int = 3
+    login_block_after: int = 10
+    login_max_delay_seconds: float = 4.0
+    password_hash_threads: int = Field(2, ge=1, le=16)
+
+    max_body_bytes: int = 1024 * 1024
+    max_upload_bytes: int = 10 * 1024 * 1024
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    # Push (issue: notifications)
+    vapid_private_key: str | None = None
+    vapid_subject: str = "mailto:parley-ops@example.invalid"
+    push_allowed_hosts: str = ""
+    push_allow_http: bool = False
+
+    # Audit signing (issue: audit export)
+    audit_signing_key: str | None = None
+    audit_checkpoint_dir: Path | None = None
+    audit_checkpoint_seconds: int = 60
+
+    @model_validator(mode="after")
+    def _production_rules(self) -> "Settings":
+        if self.env == "production":
+            missing = [
+                name
+                for name in ("database_url", "jwt_secret", "vapid_private_key", "audit_signing_key")
+                if not getattr(self, name)
+            ]
+            if missing:
+                names = ", ".join("PARLEY_" + n.upper() for n in missing)
+                raise ValueError(f"production needs these secrets configured: {names}")
+            if self.jwt_secret and len(self.jwt_secret) < 32:
+                raise ValueError("PARLEY_JWT_SECRET must be at least 32 characters")
+            if self.push_allow_http:
+                raise ValueError("PARLEY_PUSH_ALLOW_HTTP is refused in production")
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'parley.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+
+def read_or_create_secret(settings: Settings, filename: str, make: "callable[[], str]") -> str:
+    """A secret kept in data_dir with 0600 permissions, created on first use."""
+    path = settings.data_dir / filename
+    if path.exists():
+        return path.read_text().strip()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    value = make()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value + "\n")
+    return value
+
+
+def jwt_secret(settings: Settings) -> str:
+    return settings.jwt_secret or read_or_create_secret(settings, "jwt.key", lambda: secrets.token_urlsafe(48))
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

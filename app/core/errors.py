@@ -1,0 +1,121 @@
+"""The AppError family and the one handler that renders RFC 9457 problem+json."""
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class AppError(Exception):
+    status = 400
+    title = "Bad request"
+    type_slug = "bad-request"
+
+    def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None, headers=None):
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers or {}
+
+
+class NotAuthenticated(AppError):
+    status, title, type_slug = 401, "Not authenticated", "not-authenticated"
+
+
+class Forbidden(AppError):
+    status, title, type_slug = 403, "Forbidden", "forbidden"
+
+
+class NotFound(AppError):
+    status, title, type_slug = 404, "Not found", "not-found"
+
+
+class Conflict(AppError):
+    status, title, type_slug = 409, "Conflict", "conflict"
+
+
+class InvalidTransition(Conflict):
+    title, type_slug = "Invalid transition", "invalid-transition"
+
+
+class Gone(AppError):
+    status, title, type_slug = 410, "Gone", "gone"
+
+
+class PayloadTooLarge(AppError):
+    status, title, type_slug = 413, "Payload too large", "payload-too-large"
+
+
+class UnsupportedMediaType(AppError):
+    status, title, type_slug = 415, "Unsupported media type", "unsupported-media-type"
+
+
+class Invalid(AppError):
+    """A well-formed request that breaks a rule (a slot value, an audience that is not in the op)."""
+
+    status, title, type_slug = 422, "Invalid input", "invalid-input"
+
+
+class RateLimited(AppError):
+    status, title, type_slug = 429, "Too many requests", "rate-limited"
+
+    def __init__(self, detail: str, *, retry_after: int):
+        super().__init__(detail, headers={"Retry-After": str(max(1, int(retry_after)))})
+
+
+def problem(status: int, title: str, detail: str, *, type_slug: str | None = None, **extra) -> JSONResponse:
+    body = {
+        "type": f"https://parley.invalid/problems/{type_slug or title.lower().replace(' ', '-')}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    body.update({key: value for key, value in extra.items() if value is not None})
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def _clean_validation_errors(errors) -> list[dict[str, Any]]:
+    cleaned = []
+    for error in errors:
+        cleaned.append(
+            {
+                "loc": [str(part) for part in error.get("loc", ())],
+                "msg": str(error.get("msg", "")),
+                "type": str(error.get("type", "")),
+            }
+        )
+    return cleaned
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(_request: Request, exc: AppError):
+        response = problem(exc.status, exc.title, exc.detail, type_slug=exc.type_slug, errors=exc.errors)
+        response.headers.update(exc.headers)
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError):
+        errors = _clean_validation_errors(exc.errors())
+        first = errors[0] if errors else {"loc": [], "msg": "invalid"}
+        where = ".".join(p for p in first["loc"] if p not in ("body", "query", "path"))
+        detail = f"{where}: {first['msg']}" if where else first["msg"]
+        return problem(422, "Invalid input", detail, type_slug="invalid-input", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException):
+        titles = {404: "Not found", 405: "Method not allowed", 401: "Not authenticated"}
+        title = titles.get(exc.status_code, "Error")
+        detail = exc.detail if isinstance(exc.detail, str) else title
+        response = problem(exc.status_code, title, detail)
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, _exc: Exception):
+        return problem(500, "Internal error", "The server could not complete the request.")

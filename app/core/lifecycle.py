@@ -1,0 +1,34 @@
+"""What runs around the app: keys made on first start, and background tasks (push dispatcher,
+audit checkpoints) that domains register here."""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from app.core.config import Settings, jwt_secret
+
+# (name, factory) pairs; each factory returns a coroutine that runs until cancelled.
+BACKGROUND: list[tuple[str, Callable[[Settings], Awaitable[None]]]] = []
+# Functions that make sure a key exists (generated into data_dir on first start).
+KEY_MAKERS: list[Callable[[Settings], object]] = [jwt_secret]
+# Functions run at shutdown, after background tasks stop (e.g. a final audit checkpoint).
+SHUTDOWN: list[Callable[[Settings], object]] = []
+
+
+def prepare_keys(settings: Settings) -> None:
+    for make in KEY_MAKERS:
+        make(settings)
+
+
+@asynccontextmanager
+async def background_tasks(app, settings: Settings):
+    tasks = [asyncio.create_task(factory(settings), name=name) for name, factory in BACKGROUND]
+    app.state.background_tasks = tasks
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for hook in SHUTDOWN:
+            hook(settings)

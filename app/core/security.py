@@ -1,0 +1,116 @@
+"""Password hashing and tokens. The only module that imports python-jose; no FastAPI here."""
+
+import hashlib
+import secrets
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from jose import JWTError, jwt
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+
+from app.core.config import Settings, jwt_secret
+
+JWT_ALGORITHM = "HS256"
+_password_hash = PasswordHash((Argon2Hasher(),))
+# A dummy hash to verify against when the account does not exist, so both answers take as long.
+_DUMMY_HASH = _password_hash.hash("parley-timing-equaliser")
+_hash_slots: threading.BoundedSemaphore | None = None
+
+
+def _slots(settings: Settings) -> threading.BoundedSemaphore:
+    """Argon2 is CPU and memory heavy: bound how many hashes run at once across request threads."""
+    global _hash_slots
+    if _hash_slots is None:
+        _hash_slots = threading.BoundedSemaphore(settings.password_hash_threads)
+    return _hash_slots
+
+
+def hash_password(password: str, settings: Settings) -> str:
+    with _slots(settings):
+        return _password_hash.hash(password)
+
+
+def verify_password(password: str, password_hash: str | None, settings: Settings) -> bool:
+    """Constant work whether or not the account exists (password_hash None)."""
+    with _slots(settings):
+        if password_hash is None:
+            _password_hash.verify(password, _DUMMY_HASH)
+            return False
+        try:
+            return _password_hash.verify(password, password_hash)
+        except Exception:  # a malformed stored hash is a failed login, not a crash
+            return False
+
+
+class TokenError(Exception):
+    """The token is missing, forged, expired or meant for someone else."""
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: uuid.UUID
+    session_id: uuid.UUID
+    role: str
+    expires_at: datetime
+
+
+def create_access_token(
+    *, user_id: uuid.UUID, session_id: uuid.UUID, role: str, settings: Settings, now: datetime | None = None
+) -> tuple[str, int]:
+    now = now or datetime.now(UTC)
+    lifetime = timedelta(minutes=settings.access_token_minutes)
+    claims = {
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "sub": str(user_id),
+        "sid": str(session_id),
+        "role": role,
+        "iat": int(now.timestamp()),
+        "nbf": int(now.timestamp()) - 5,
+        "exp": int((now + lifetime).timestamp()),
+        "jti": secrets.token_urlsafe(12),
+    }
+    token = jwt.encode(claims, jwt_secret(settings), algorithm=JWT_ALGORITHM)
+    return token, int(lifetime.total_seconds())
+
+
+def decode_access_token(token: str, settings: Settings) -> AccessClaims:
+    try:
+        claims = jwt.decode(
+            token,
+            jwt_secret(settings),
+            algorithms=[JWT_ALGORITHM],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            options={"require_exp": True, "require_iat": True, "require_sub": True, "leeway": 5},
+        )
+        return AccessClaims(
+            user_id=uuid.UUID(str(claims["sub"])),
+            session_id=uuid.UUID(str(claims["sid"])),
+            role=str(claims["role"]),
+            expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+        )
+    except (JWTError, KeyError, ValueError, TypeError, AttributeError) as exc:
+        raise TokenError("invalid or expired access token") from exc
+
+
+def new_refresh_token(session_id: uuid.UUID) -> str:
+    """`<session id>.<secret>`; only a hash of it is stored."""
+    return f"{session_id}.{secrets.token_urlsafe(32)}"
+
+
+def split_refresh_token(token: str) -> uuid.UUID:
+    session_part, _, secret = token.partition(".")
+    if not secret:
+        raise TokenError("malformed refresh token")
+    try:
+        return uuid.UUID(session_part)
+    except ValueError as exc:
+        raise TokenError("malformed refresh token") from exc
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -1,0 +1,46 @@
+"""create_app(): routers, error handlers, middleware, the PWA."""
+
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from app.api import api_router
+from app.core import lifecycle
+from app.core.config import get_settings
+from app.core.errors import install_error_handlers
+from app.core.health import router as health_router
+from app.core.observability import BodySizeLimitMiddleware, RequestContextMiddleware, configure_logging
+from app.core.security_headers import SecurityHeadersMiddleware
+
+FRONTEND = Path(__file__).resolve().parents[1] / "frontend"
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    settings = get_settings()
+    lifecycle.prepare_keys(settings)
+    async with lifecycle.background_tasks(app, settings):
+        yield
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    app = FastAPI(
+        title="Parley",
+        version="1.0.0",
+        summary="Approved replies, rumour escalation and push messages for officers, on record.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(health_router)
+    app.include_router(api_router)
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes,
+                       upload_max_bytes=settings.max_upload_bytes)
+    app.add_middleware(RequestContextMiddleware)
+    if FRONTEND.is_dir():
+        app.mount("/", StaticFiles(directory=FRONTEND, html=True), name="frontend")
+    return app

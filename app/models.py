@@ -1,0 +1,10 @@
+"""Every table, imported in one place so Alembic and the tests see the whole schema."""
+
+from app.audit.models import AuditEvent
+from app.auth.models import AuthSession, LoginFailure, SpentRefreshToken, User
+from app.operations.models import BriefingAck, Decision, Membership, Operation, OperationDocument
+
+__all__ = [
+    "AuditEvent", "AuthSession", "BriefingAck", "Decision", "LoginFailure", "Membership", "Operation",
+    "OperationDocument", "SpentRefreshToken", "User",
+]

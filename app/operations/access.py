@@ -1,0 +1,56 @@
+"""Load an operation for a caller: 404 when they may not know it exists, then 403 for the action.
+
+Every domain that acts inside an operation calls `operation_access` first.
+"""
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from app.auth.models import User
+from app.core.errors import Conflict, NotFound
+from app.core.permissions import Permission, ensure, has
+from app.operations.models import Membership, Operation
+from app.operations.workflow import OperationStatus
+
+
+@dataclass
+class OperationAccess:
+    operation: Operation
+    membership: Membership | None
+    actor: User
+
+    @property
+    def op_role(self) -> str | None:
+        return self.membership.role if self.membership else None
+
+    def can(self, permission: Permission) -> bool:
+        return has(self.actor.role, permission, self.op_role)
+
+    def ensure(self, permission: Permission) -> None:
+        ensure(self.actor.role, permission, self.op_role)
+
+    def ensure_open(self) -> None:
+        if self.operation.status == OperationStatus.CLOSED:
+            raise Conflict("This operation is closed and read-only.")
+
+
+def membership_of(session: Session, operation_id: uuid.UUID, user_id: uuid.UUID) -> Membership | None:
+    return session.scalar(
+        select(Membership).where(Membership.operation_id == operation_id, Membership.user_id == user_id)
+    )
+
+
+def operation_access(
+    session: Session, *, actor: User, operation_id: uuid.UUID, permission: Permission | None = None
+) -> OperationAccess:
+    operation = session.get(Operation, operation_id)
+    membership = membership_of(session, operation_id, actor.id) if operation else None
+    if operation is None or (membership is None and not has(actor.role, Permission.OPERATION_VIEW)):
+        raise NotFound("Operation not found.")
+    access = OperationAccess(operation=operation, membership=membership, actor=actor)
+    if permission is not None:
+        access.ensure(permission)
+    return access

@@ -1,0 +1,288 @@
+"""Operations: lifecycle, members, versioned strategy and briefing, acknowledgements, decision log."""
+
+import uuid
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from app.audit.writer import AuditAction, record
+from app.auth.models import User
+from app.core.errors import Conflict, Forbidden, InvalidTransition, NotFound
+from app.core.permissions import OpRole, Permission, ensure, has
+from app.core.types import utcnow
+from app.operations.access import OperationAccess, membership_of, operation_access
+from app.operations.models import BriefingAck, Decision, Membership, Operation, OperationDocument
+from app.operations.schemas import (
+    BriefingAckOut,
+    BriefingStatusOut,
+    DecisionIn,
+    DecisionPublic,
+    MemberPublic,
+    OperationCreate,
+    OperationPublic,
+    OperationUpdate,
+)
+from app.operations.workflow import OperationStatus, can_move
+
+
+def current_document(session: Session, operation_id: uuid.UUID, kind: str) -> OperationDocument | None:
+    return session.scalar(
+        select(OperationDocument).where(OperationDocument.operation_id == operation_id, OperationDocument.kind == kind)
+        .order_by(OperationDocument.version.desc()).limit(1)
+    )
+
+
+def current_versions(session: Session, operation_id: uuid.UUID) -> tuple[int, int]:
+    strategy = current_document(session, operation_id, "strategy")
+    briefing = current_document(session, operation_id, "briefing")
+    return (strategy.version if strategy else 0, briefing.version if briefing else 0)
+
+
+def has_acknowledged(session: Session, operation_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    strategy_version, briefing_version = current_versions(session, operation_id)
+    return session.scalar(
+        select(BriefingAck.id).where(
+            BriefingAck.operation_id == operation_id, BriefingAck.user_id == user_id,
+            BriefingAck.strategy_version == strategy_version, BriefingAck.briefing_version == briefing_version,
+        ).limit(1)
+    ) is not None
+
+
+def to_public(session: Session, access: OperationAccess) -> OperationPublic:
+    operation = access.operation
+    strategy = current_document(session, operation.id, "strategy")
+    briefing = current_document(session, operation.id, "briefing")
+    return OperationPublic(
+        id=operation.id, name=operation.name, starts_at=operation.starts_at, ends_at=operation.ends_at,
+        status=operation.status, exercise=operation.exercise,
+        strategy=strategy.text if strategy else None, strategy_version=strategy.version if strategy else 0,
+        briefing=briefing.text if briefing else None, briefing_version=briefing.version if briefing else 0,
+        created_at=operation.created_at, went_live_at=operation.went_live_at, closed_at=operation.closed_at,
+        my_role=access.op_role, my_group=access.membership.group_name if access.membership else None,
+        briefing_acknowledged=bool(access.membership) and has_acknowledged(session, operation.id, access.actor.id),
+    )
+
+
+def publish_document(
+    session: Session, *, access: OperationAccess, kind: str, text: str, engagement: dict | None = None
+) -> OperationDocument:
+    """A new version of the strategy or briefing; earlier versions stay as they were."""
+    access.ensure(Permission.STRATEGY_EDIT if kind == "strategy" else Permission.BRIEFING_EDIT)
+    access.ensure_open()
+    previous = current_document(session, access.operation.id, kind)
+    document = OperationDocument(
+        operation_id=access.operation.id, kind=kind, version=(previous.version if previous else 0) + 1,
+        text=text, engagement=engagement or {}, author_id=access.actor.id,
+    )
+    session.add(document)
+    action = AuditAction.STRATEGY_PUBLISHED if kind == "strategy" else AuditAction.BRIEFING_PUBLISHED
+    record(session, actor=access.actor, action=action, operation_id=access.operation.id,
+           target_type="operation_document", target_id=document.id,
+           details={"version": document.version, "text": text, "engagement": document.engagement})
+    session.flush()
+    return document
+
+
+def create_operation(*, session: Session, actor: User, data: OperationCreate) -> OperationAccess:
+    ensure(actor.role, Permission.OPERATION_CREATE)
+    operation = Operation(name=data.name, starts_at=data.starts_at, ends_at=data.ends_at,
+                          exercise=data.exercise, created_by=actor.id)
+    session.add(operation)
+    session.flush()  # no ORM relationships: the parent row goes first explicitly
+    membership = None
+    if actor.role == "gold":
+        membership = Membership(operation_id=operation.id, user_id=actor.id, role=OpRole.GOLD)
+        session.add(membership)
+    record(session, actor=actor, action=AuditAction.OPERATION_CREATED, operation_id=operation.id,
+           target_type="operation", target_id=operation.id,
+           details={"name": data.name, "starts_at": data.starts_at.isoformat(), "ends_at": data.ends_at.isoformat(),
+                    "exercise": data.exercise})
+    session.flush()
+    access = OperationAccess(operation=operation, membership=membership, actor=actor)
+    if data.strategy:
+        _publish_as_creator(session, access, "strategy", data.strategy)
+    if data.briefing:
+        _publish_as_creator(session, access, "briefing", data.briefing)
+    return access
+
+
+def _publish_as_creator(session: Session, access: OperationAccess, kind: str, text: str) -> None:
+    """The creator (gold or admin) may set the first strategy and briefing with the operation."""
+    creator = OperationAccess(operation=access.operation, actor=access.actor,
+                              membership=access.membership or Membership(role=OpRole.GOLD))
+    publish_document(session, access=creator, kind=kind, text=text)
+
+
+def list_operations(*, session: Session, actor: User, status: str | None) -> list[OperationAccess]:
+    query = select(Operation, Membership).outerjoin(
+        Membership, (Membership.operation_id == Operation.id) & (Membership.user_id == actor.id)
+    )
+    if not has(actor.role, Permission.OPERATION_SEE_ALL):
+        query = query.where(Membership.id.is_not(None))
+    if status:
+        query = query.where(Operation.status == status)
+    rows = session.execute(query.order_by(Operation.starts_at.desc())).all()
+    return [OperationAccess(operation=op, membership=m, actor=actor) for op, m in rows]
+
+
+def update_operation(*, session: Session, access: OperationAccess, data: OperationUpdate) -> OperationAccess:
+    operation = access.operation
+    changes = data.model_dump(exclude_unset=True, exclude_none=True)
+    plain = {k: v for k, v in changes.items() if k not in ("strategy", "briefing", "status")}
+    if plain or "status" in changes:
+        access.ensure(Permission.OPERATION_UPDATE)
+        access.ensure_open()
+    if "strategy" in changes:
+        publish_document(session, access=access, kind="strategy", text=changes["strategy"])
+    if "briefing" in changes:
+        publish_document(session, access=access, kind="briefing", text=changes["briefing"])
+    details = {}
+    for name, value in plain.items():
+        if getattr(operation, name) != value:
+            details[name] = {"from": _plain(getattr(operation, name)), "to": _plain(value)}
+            setattr(operation, name, value)
+    if operation.ends_at <= operation.starts_at:
+        raise Conflict("ends_at must be after starts_at.")
+    if details:
+        record(session, actor=access.actor, action=AuditAction.OPERATION_UPDATED, operation_id=operation.id,
+               target_type="operation", target_id=operation.id, details=details)
+    if "status" in changes and changes["status"] != operation.status:
+        _move(session, access, changes["status"])
+    operation.updated_at = utcnow()
+    session.add(operation)
+    session.flush()
+    return access
+
+
+def _plain(value):
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def _move(session: Session, access: OperationAccess, target: str) -> None:
+    operation = access.operation
+    if not can_move(operation.status, target):
+        raise InvalidTransition(f"An operation cannot go from {operation.status} to {target}.")
+    previous, operation.status = operation.status, target
+    if target == OperationStatus.LIVE:
+        operation.went_live_at = utcnow()
+    if target == OperationStatus.CLOSED:
+        operation.closed_at = utcnow()
+    record(session, actor=access.actor, action=AuditAction.OPERATION_STATUS_CHANGED, operation_id=operation.id,
+           target_type="operation", target_id=operation.id, details={"from": previous, "to": target})
+
+
+def set_member(
+    *, session: Session, access: OperationAccess, user_id: uuid.UUID, role: str, group: str | None
+) -> Membership:
+    access.ensure(Permission.MEMBER_MANAGE)
+    access.ensure_open()
+    if role == OpRole.GOLD and access.op_role != OpRole.GOLD and access.actor.role != "admin":
+        raise Forbidden("Only Gold or an admin may make someone Gold of an operation.")
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("User not found.")
+    if not user.active:
+        raise Conflict("This account is disabled.")
+    membership = membership_of(session, access.operation.id, user_id)
+    before = None if membership is None else {"role": membership.role, "group": membership.group_name}
+    if membership is None:
+        membership = Membership(operation_id=access.operation.id, user_id=user_id, role=role, group_name=group)
+    membership.role, membership.group_name = role, group
+    session.add(membership)
+    record(session, actor=access.actor, action=AuditAction.MEMBER_SET, operation_id=access.operation.id,
+           target_type="user", target_id=user_id, details={"before": before, "role": role, "group": group})
+    session.flush()
+    return membership
+
+
+def remove_member(*, session: Session, access: OperationAccess, user_id: uuid.UUID) -> None:
+    access.ensure(Permission.MEMBER_MANAGE)
+    access.ensure_open()
+    membership = membership_of(session, access.operation.id, user_id)
+    if membership is None:
+        raise NotFound("That user is not a member of this operation.")
+    if membership.role == OpRole.GOLD and access.op_role != OpRole.GOLD and access.actor.role != "admin":
+        raise Forbidden("Only Gold or an admin may remove Gold from an operation.")
+    session.delete(membership)
+    record(session, actor=access.actor, action=AuditAction.MEMBER_REMOVED, operation_id=access.operation.id,
+           target_type="user", target_id=user_id, details={"role": membership.role, "group": membership.group_name})
+    session.flush()
+
+
+def _member_rows(session: Session, operation_id: uuid.UUID) -> list[MemberPublic]:
+    strategy_version, briefing_version = current_versions(session, operation_id)
+    acked = (
+        select(BriefingAck.user_id, func.max(BriefingAck.at).label("at"))
+        .where(BriefingAck.operation_id == operation_id, BriefingAck.strategy_version == strategy_version,
+               BriefingAck.briefing_version == briefing_version)
+        .group_by(BriefingAck.user_id).subquery()
+    )
+    rows = session.execute(
+        select(Membership, User, acked.c.at).join(User, User.id == Membership.user_id)
+        .outerjoin(acked, acked.c.user_id == Membership.user_id)
+        .where(Membership.operation_id == operation_id).order_by(User.service_number)
+    ).all()
+    return [
+        MemberPublic(user_id=user.id, service_number=user.service_number, display_name=user.display_name,
+                     role=m.role, group=m.group_name, briefing_acknowledged=at is not None, acknowledged_at=at)
+        for m, user, at in rows
+    ]
+
+
+def list_members(*, session: Session, access: OperationAccess) -> list[MemberPublic]:
+    access.ensure(Permission.MEMBER_VIEW)
+    return _member_rows(session, access.operation.id)
+
+
+def acknowledge_briefing(*, session: Session, access: OperationAccess) -> BriefingAckOut:
+    access.ensure(Permission.BRIEFING_ACK)
+    operation_id, user_id = access.operation.id, access.actor.id
+    strategy_version, briefing_version = current_versions(session, operation_id)
+    ack = session.scalar(select(BriefingAck).where(
+        BriefingAck.operation_id == operation_id, BriefingAck.user_id == user_id,
+        BriefingAck.strategy_version == strategy_version, BriefingAck.briefing_version == briefing_version))
+    if ack is None:
+        ack = BriefingAck(operation_id=operation_id, user_id=user_id, strategy_version=strategy_version,
+                          briefing_version=briefing_version)
+        session.add(ack)
+        record(session, actor=access.actor, action=AuditAction.BRIEFING_ACKNOWLEDGED, operation_id=operation_id,
+               target_type="operation", target_id=operation_id,
+               details={"strategy_version": strategy_version, "briefing_version": briefing_version})
+        session.flush()
+    return BriefingAckOut(operation_id=operation_id, strategy_version=strategy_version,
+                          briefing_version=briefing_version, acknowledged_at=ack.at)
+
+
+def briefing_status(*, session: Session, access: OperationAccess) -> BriefingStatusOut:
+    access.ensure(Permission.BRIEFING_STATUS_VIEW)
+    strategy_version, briefing_version = current_versions(session, access.operation.id)
+    members = _member_rows(session, access.operation.id)
+    missing = [m for m in members if not m.briefing_acknowledged]
+    return BriefingStatusOut(strategy_version=strategy_version, briefing_version=briefing_version,
+                             members=len(members), acknowledged=len(members) - len(missing), not_acknowledged=missing)
+
+
+def record_decision(*, session: Session, access: OperationAccess, data: DecisionIn) -> DecisionPublic:
+    access.ensure(Permission.DECISION_CREATE)
+    access.ensure_open()
+    decision = Decision(operation_id=access.operation.id, decision=data.decision, rationale=data.rationale,
+                        author_id=access.actor.id)
+    session.add(decision)
+    record(session, actor=access.actor, action=AuditAction.DECISION_RECORDED, operation_id=access.operation.id,
+           target_type="decision", target_id=decision.id,
+           details={"decision": data.decision, "rationale": data.rationale})
+    session.flush()
+    return DecisionPublic.model_validate(decision).model_copy(update={"author_name": access.actor.display_name})
+
+
+def list_decisions(*, session: Session, access: OperationAccess) -> list[DecisionPublic]:
+    access.ensure(Permission.DECISION_VIEW)
+    rows = session.execute(
+        select(Decision, User.display_name).outerjoin(User, User.id == Decision.author_id)
+        .where(Decision.operation_id == access.operation.id).order_by(Decision.created_at)
+    ).all()
+    return [DecisionPublic.model_validate(d).model_copy(update={"author_name": name}) for d, name in rows]
+
+
+def get_access(*, session: Session, actor: User, operation_id: uuid.UUID) -> OperationAccess:
+    return operation_access(session, actor=actor, operation_id=operation_id)
