@@ -35,6 +35,7 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = 1024 * 1024
     max_upload_bytes: int = 10 * 1024 * 1024
+    run_background: bool = True  # the push dispatcher and audit checkpoints inside `parley serve`
     log_level: str = "INFO"
     log_json: bool = True
 

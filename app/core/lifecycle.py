@@ -22,7 +22,8 @@ def prepare_keys(settings: Settings) -> None:
 
 @asynccontextmanager
 async def background_tasks(app, settings: Settings):
-    tasks = [asyncio.create_task(factory(settings), name=name) for name, factory in BACKGROUND]
+    factories = BACKGROUND if settings.run_background else []
+    tasks = [asyncio.create_task(factory(settings), name=name) for name, factory in factories]
     app.state.background_tasks = tasks
     try:
         yield
