@@ -3,8 +3,9 @@
 from app.audit.models import AuditEvent
 from app.auth.models import AuthSession, LoginFailure, SpentRefreshToken, User
 from app.operations.models import BriefingAck, Decision, Membership, Operation, OperationDocument
+from app.templates.models import Template, TemplateUse, TemplateVersion
 
 __all__ = [
     "AuditEvent", "AuthSession", "BriefingAck", "Decision", "LoginFailure", "Membership", "Operation",
-    "OperationDocument", "SpentRefreshToken", "User",
+    "OperationDocument", "SpentRefreshToken", "Template", "TemplateUse", "TemplateVersion", "User",
 ]
