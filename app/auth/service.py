@@ -4,14 +4,13 @@ import time
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlmodel import Session
 
 from app.audit.writer import AuditAction, client_ip, record
 from app.auth.models import AuthSession, LoginFailure, SpentRefreshToken, User
 from app.auth.schemas import MeOut, MyOperation, TokenOut, UserCreate, UserPublic, UserUpdate
 from app.core.config import Settings
-from app.core.db import session_scope
 from app.core.errors import Conflict, NotAuthenticated, NotFound, RateLimited
 from app.core.permissions import Permission, ensure
 from app.core.security import (
@@ -52,19 +51,15 @@ def _recent_failures(session: Session, *, service_number: str, ip: str, settings
     return max(by_account or 0, (by_address or 0) // 3)
 
 
-def _note_failure(*, service_number: str, ip: str, user: User | None, reason: str, throttled: bool) -> None:
-    """Recorded in a transaction of its own: the request itself fails and rolls back."""
-    with session_scope() as own:
-        if not throttled:
-            own.add(LoginFailure(service_number=service_number, ip=ip))
-        record(
-            own,
-            actor=user,
-            action=AuditAction.AUTH_LOGIN_THROTTLED if throttled else AuditAction.AUTH_LOGIN_FAILED,
-            target_type="user",
-            target_id=user.id if user else None,
-            details={"service_number": service_number, "reason": reason},
-        )
+def _note_failure(
+    session: Session, *, service_number: str, ip: str, user: User | None, reason: str, throttled: bool
+) -> None:
+    """The caller raises with keep_changes=True, so this is committed although the request fails."""
+    if not throttled:
+        session.add(LoginFailure(service_number=service_number, ip=ip))
+    action = AuditAction.AUTH_LOGIN_THROTTLED if throttled else AuditAction.AUTH_LOGIN_FAILED
+    record(session, actor=user, action=action, target_type="user", target_id=user.id if user else None,
+           details={"service_number": service_number, "reason": reason})
 
 
 def login(
@@ -74,16 +69,20 @@ def login(
     failures = _recent_failures(session, service_number=service_number, ip=ip, settings=settings)
     user = session.scalar(select(User).where(User.service_number == service_number))
     if failures >= settings.login_block_after:
-        _note_failure(service_number=service_number, ip=ip, user=user, reason="throttled", throttled=True)
+        _note_failure(session, service_number=service_number, ip=ip, user=user, reason="throttled", throttled=True)
         raise RateLimited("Too many failed sign-ins. Wait a few minutes and try again.",
-                          retry_after=settings.login_window_minutes * 60 // 2)
+                          retry_after=settings.login_window_minutes * 60 // 2, keep_changes=True)
+    stored_hash = user.password_hash if user else None
+    # Nothing is written yet: end the read transaction so the slow part (delay, Argon2) holds no lock.
+    session.rollback()
     if failures >= settings.login_delay_after:
         time.sleep(min(settings.login_max_delay_seconds, 0.25 * 2 ** (failures - settings.login_delay_after)))
-    password_ok = verify_password(password, user.password_hash if user else None, settings)
+    password_ok = verify_password(password, stored_hash, settings)
+    user = session.get(User, user.id) if user else None
     if not password_ok or user is None or not user.active:
         reason = "unknown_account" if user is None else ("disabled" if not user.active else "wrong_password")
-        _note_failure(service_number=service_number, ip=ip, user=user, reason=reason, throttled=False)
-        raise NotAuthenticated(WRONG_CREDENTIALS)
+        _note_failure(session, service_number=service_number, ip=ip, user=user, reason=reason, throttled=False)
+        raise NotAuthenticated(WRONG_CREDENTIALS, keep_changes=True)
     session.execute(delete(LoginFailure).where(LoginFailure.service_number == service_number))
     auth_session = AuthSession(user_id=user.id, device_name=device_name, refresh_hash="")
     refresh_token = new_refresh_token(auth_session.id)
@@ -95,13 +94,6 @@ def login(
     return _issue_tokens(user=user, auth_session=auth_session, refresh_token=refresh_token, settings=settings)
 
 
-def _revoke_after_reuse(session_id: uuid.UUID, user_id: uuid.UUID) -> None:
-    with session_scope() as own:
-        own.execute(update(AuthSession).where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
-                    .values(revoked_at=utcnow(), revoked_reason="refresh_token_reused"))
-        user = own.get(User, user_id)
-        record(own, actor=user, action=AuditAction.AUTH_REFRESH_REUSED, target_type="session",
-               target_id=session_id, details={"revoked": True})
 
 
 def refresh(*, session: Session, settings: Settings, refresh_token: str) -> TokenOut:
@@ -115,8 +107,11 @@ def refresh(*, session: Session, settings: Settings, refresh_token: str) -> Toke
         raise NotAuthenticated("Your session has ended. Sign in again.")
     if digest != auth_session.refresh_hash:
         if session.get(SpentRefreshToken, digest) is not None:
-            # a spent token came back: someone holds a copy. End the whole session.
-            _revoke_after_reuse(auth_session.id, auth_session.user_id)
+            # a spent token came back: someone holds a copy. End the whole session, and keep that on record.
+            revoke_session(session, auth_session=auth_session, reason="refresh_token_reused")
+            record(session, actor=session.get(User, auth_session.user_id), action=AuditAction.AUTH_REFRESH_REUSED,
+                   target_type="session", target_id=auth_session.id, details={"revoked": True})
+            raise NotAuthenticated("This refresh token was already used. Sign in again.", keep_changes=True)
         raise NotAuthenticated("This refresh token is not valid. Sign in again.")
     user = session.get(User, auth_session.user_id)
     now = utcnow()
@@ -170,10 +165,11 @@ def me(*, session: Session, user: User) -> MeOut:
 def create_user(*, session: Session, settings: Settings, actor: User | None, data: UserCreate) -> User:
     if actor is not None:
         ensure(actor.role, Permission.USER_MANAGE)
+    password_hash = hash_password(data.password, settings)  # before the first query: no lock held meanwhile
     if session.scalar(select(User.id).where(User.service_number == data.service_number)):
         raise Conflict(f"Service number {data.service_number} is already in use.")
     user = User(service_number=data.service_number, display_name=data.display_name, role=data.role,
-                password_hash=hash_password(data.password, settings))
+                password_hash=password_hash)
     session.add(user)
     record(session, actor=actor, action=AuditAction.USER_CREATED, target_type="user", target_id=user.id,
            details={"service_number": user.service_number, "role": user.role, "display_name": user.display_name})

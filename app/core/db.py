@@ -14,6 +14,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, create_engine
 
 from app.core.config import get_settings
+from app.core.errors import AppError
 
 
 def make_engine(url: str) -> Engine:
@@ -63,6 +64,9 @@ def session_scope() -> Iterator[Session]:
     try:
         yield session
         session.commit()
+    except AppError as exc:
+        session.commit() if exc.keep_changes else session.rollback()
+        raise
     except BaseException:
         session.rollback()
         raise

@@ -15,7 +15,8 @@ from app.core.errors import NotAuthenticated
 from app.core.security import TokenError, decode_access_token
 from app.core.types import utcnow
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the session commits before the response is sent, so a 2xx answer is durable.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 _bearer = HTTPBearer(auto_error=False, description="The access token from /api/v1/auth/login")
 LAST_SEEN_RESOLUTION = timedelta(seconds=60)

@@ -15,11 +15,15 @@ class AppError(Exception):
     title = "Bad request"
     type_slug = "bad-request"
 
-    def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None, headers=None):
+    def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None, headers=None,
+                 keep_changes: bool = False):
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
         self.headers = headers or {}
+        # True for refusals that must still be recorded (a failed sign-in, a replayed refresh token):
+        # the request's transaction commits what it wrote, then the error is answered.
+        self.keep_changes = keep_changes
 
 
 class NotAuthenticated(AppError):
@@ -63,8 +67,8 @@ class Invalid(AppError):
 class RateLimited(AppError):
     status, title, type_slug = 429, "Too many requests", "rate-limited"
 
-    def __init__(self, detail: str, *, retry_after: int):
-        super().__init__(detail, headers={"Retry-After": str(max(1, int(retry_after)))})
+    def __init__(self, detail: str, *, retry_after: int, keep_changes: bool = False):
+        super().__init__(detail, headers={"Retry-After": str(max(1, int(retry_after)))}, keep_changes=keep_changes)
 
 
 def problem(status: int, title: str, detail: str, *, type_slug: str | None = None, **extra) -> JSONResponse:
