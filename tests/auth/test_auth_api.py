@@ -9,28 +9,13 @@ from app.auth.models import AuthSession
 from app.core.db import session_scope
 from app.core.types import utcnow
 from tests.factories import PASSWORD, make_user
+from tests.helpers import assert_problem, audit_actions
 
 LOGIN = "/api/v1/auth/login"
 
 
 def login(client, user, password=PASSWORD, **extra):
     return client.post(LOGIN, json={"service_number": user.service_number, "password": password, **extra})
-
-
-def audit_actions(action=None):
-    with session_scope() as session:
-        query = select(AuditEvent.action).order_by(AuditEvent.seq)
-        if action:
-            query = query.where(AuditEvent.action == action)
-        return list(session.scalars(query))
-
-
-def assert_problem(response, status):
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["status"] == status and body["title"] and body["detail"]
-    return body
 
 
 class TestLogin:
