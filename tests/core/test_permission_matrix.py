@@ -1,0 +1,140 @@
+"""Every route in the OpenAPI document x every kind of caller, against what the matrix says.
+
+Each route has a Rule naming the callers that may use it. Callers (from tests/factories.make_world):
+anonymous; admin, auditor (global oversight); gold, bronze, comms, officer (members of `world.op`);
+outsider (an officer in no operation); other_bronze (bronze of another operation only).
+A caller who may not use a route gets 401 (anonymous), 403 or 404 (404 where they may not know the object
+exists); an allowed caller gets anything but 401/403/404. A new route without a Rule fails the suite.
+
+Domains add their routes to RULES: `body` is a valid request body (or a function of the world returning one),
+`setup(client, world)` makes the objects a route needs and returns the path parameters naming them.
+"""
+
+import string
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from app.core.db import reset_engine
+from tests.factories import make_world
+
+CALLERS = ["anonymous", "admin", "auditor", "gold", "bronze", "comms", "officer", "outsider", "other_bronze"]
+SIGNED_IN = frozenset(CALLERS) - {"anonymous"}
+MEMBERS = frozenset({"gold", "bronze", "comms", "officer"})
+COMMAND = frozenset({"gold", "bronze"})
+
+
+@dataclass
+class Rule:
+    allowed: frozenset[str]
+    body: Any = None
+    setup: Callable[[Any, Any], dict[str, str]] | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    files: Callable[[], dict] | None = None
+
+
+def _op_body(_world):
+    return {"name": "Op New", "starts_at": "2026-12-01T09:00:00Z", "ends_at": "2026-12-01T18:00:00Z"}
+
+
+def _user_body(_world):
+    return {"service_number": f"N{uuid.uuid4().hex[:8]}", "display_name": "New", "role": "officer",
+            "password": "a-long-password"}
+
+
+def _refresh_body(_world):
+    return {"refresh_token": "00000000-0000-0000-0000-000000000000.not-a-real-token"}
+
+
+RULES: dict[tuple[str, str], Rule] = {
+    ("POST", "/api/v1/auth/login"): Rule(frozenset(CALLERS), body={"service_number": "X1", "password": "nope-nope"}),
+    ("POST", "/api/v1/auth/refresh"): Rule(frozenset(CALLERS), body=_refresh_body),
+    ("POST", "/api/v1/auth/logout"): Rule(SIGNED_IN),
+    ("GET", "/api/v1/me"): Rule(SIGNED_IN),
+    ("POST", "/api/v1/users"): Rule(frozenset({"admin"}), body=_user_body),
+    ("GET", "/api/v1/users"): Rule(frozenset({"admin"})),
+    ("GET", "/api/v1/users/{user_id}"): Rule(frozenset({"admin"})),
+    ("PATCH", "/api/v1/users/{user_id}"): Rule(frozenset({"admin"}), body={"display_name": "Renamed"}),
+    ("POST", "/api/v1/users/{user_id}/revoke-sessions"): Rule(frozenset({"admin"})),
+    ("POST", "/api/v1/operations"): Rule(frozenset({"gold", "admin"}), body=_op_body),
+    ("GET", "/api/v1/operations"): Rule(SIGNED_IN),
+    ("GET", "/api/v1/operations/{operation_id}"): Rule(MEMBERS | {"admin", "auditor"}),
+    ("PATCH", "/api/v1/operations/{operation_id}"): Rule(frozenset({"gold", "admin"}), body={"name": "Renamed"}),
+    ("PUT", "/api/v1/operations/{operation_id}/strategy"): Rule(frozenset({"gold"}), body={"text": "New strategy"}),
+    ("PUT", "/api/v1/operations/{operation_id}/briefing"): Rule(COMMAND, body={"text": "New briefing"}),
+    ("GET", "/api/v1/operations/{operation_id}/members"): Rule(COMMAND | {"admin", "auditor"}),
+    ("PUT", "/api/v1/operations/{operation_id}/members/{user_id}"): Rule(COMMAND | {"admin"},
+                                                                         body={"role": "officer", "group": "S9"}),
+    ("DELETE", "/api/v1/operations/{operation_id}/members/{user_id}"): Rule(COMMAND | {"admin"}),
+    ("POST", "/api/v1/operations/{operation_id}/briefing/ack"): Rule(MEMBERS),
+    ("GET", "/api/v1/operations/{operation_id}/briefing/status"): Rule(COMMAND | {"admin", "auditor"}),
+    ("GET", "/api/v1/operations/{operation_id}/decisions"): Rule(COMMAND | {"comms", "auditor"}),
+    ("POST", "/api/v1/operations/{operation_id}/decisions"): Rule(COMMAND, body={"decision": "d", "rationale": "r"}),
+    ("GET", "/api/v1/audit/events"): Rule(frozenset({"auditor", "admin"})),
+    ("GET", "/api/v1/audit/verify"): Rule(frozenset({"auditor", "admin"})),
+}
+# Login and refresh answer 401 for bad credentials to everyone: they are "allowed" for every caller
+# but their 401 is the expected refusal of the sample credentials, not a permission failure.
+CREDENTIAL_ROUTES = {("POST", "/api/v1/auth/login"), ("POST", "/api/v1/auth/refresh")}
+
+
+def api_routes(app) -> list[tuple[str, str]]:
+    schema = app.openapi()
+    return sorted(
+        (method.upper(), path)
+        for path, operations in schema["paths"].items() if path.startswith("/api/")
+        for method in operations
+    )
+
+
+def test_every_route_has_a_rule(app):
+    missing = [route for route in api_routes(app) if route not in RULES]
+    assert not missing, f"routes without a permission rule in {__file__}: {missing}"
+
+
+def _call(client, world, method: str, path: str, rule: Rule, caller: str, extra_params: dict[str, str]):
+    values = {"operation_id": str(world.op.id), "user_id": str(world["officer2"].id), **extra_params}
+    url = path.format(**{name: values[name] for name in _placeholders(path)})
+    headers = {} if caller == "anonymous" else world.headers(caller)
+    body = rule.body(world) if callable(rule.body) else rule.body
+    kwargs: dict[str, Any] = {"headers": headers, "params": rule.params}
+    if rule.files:
+        kwargs["files"] = rule.files()
+    elif body is not None:
+        kwargs["json"] = body
+    return client.request(method, url, **kwargs)
+
+
+def _placeholders(path: str) -> list[str]:
+    return [name for _, name, _, _ in string.Formatter().parse(path) if name]
+
+
+@pytest.mark.parametrize("route", sorted(RULES), ids=lambda r: f"{r[0]} {r[1]}")
+def test_route_answers_each_caller_as_the_matrix_says(route, client, test_database, tmp_path):
+    method, path = route
+    rule = RULES[route]
+    failures = []
+    # callers who may not use the route share one world: they must change nothing
+    world = make_world()
+    extra = rule.setup(client, world) if rule.setup else {}
+    for caller in CALLERS:
+        if caller in rule.allowed:
+            continue
+        response = _call(client, world, method, path, rule, caller, extra)
+        expected = {401} if caller == "anonymous" else {403, 404}
+        if response.status_code not in expected:
+            failures.append(f"{caller}: {response.status_code} (expected {sorted(expected)}) {response.text[:200]}")
+    # each allowed caller gets a world of its own, so one caller's change cannot refuse the next
+    for caller in sorted(rule.allowed):
+        reset_engine()  # SQLite: the database file is replaced, so no pooled connection may outlive it
+        test_database.fresh(tmp_path)
+        world = make_world()
+        extra = rule.setup(client, world) if rule.setup else {}
+        response = _call(client, world, method, path, rule, caller, extra)
+        refused = {403, 404} if route in CREDENTIAL_ROUTES else {401, 403, 404}
+        if response.status_code in refused or response.status_code >= 500:
+            failures.append(f"{caller}: {response.status_code} (allowed) {response.text[:200]}")
+    assert not failures, "\n".join(failures)
