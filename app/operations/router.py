@@ -8,6 +8,9 @@ from app.operations import service
 from app.operations.access import OperationAccess, operation_access
 from app.operations.schemas import (
     BriefingAckOut,
+    BriefingIn,
+    BriefingReminderIn,
+    BriefingReminderOut,
     BriefingStatusOut,
     DecisionIn,
     DecisionPublic,
@@ -52,13 +55,14 @@ def update_operation(access: AccessDep, body: OperationUpdate, session: SessionD
 
 @router.put("/operations/{operation_id}/strategy", response_model=OperationPublic)
 def publish_strategy(access: AccessDep, body: DocumentIn, session: SessionDep):
-    service.publish_document(session, access=access, kind="strategy", text=body.text)
+    service.publish_document(session, access=access, kind="strategy", text=body.text, engagement=body.engagement)
     return service.to_public(session, access)
 
 
 @router.put("/operations/{operation_id}/briefing", response_model=OperationPublic)
-def publish_briefing(access: AccessDep, body: DocumentIn, session: SessionDep):
-    service.publish_document(session, access=access, kind="briefing", text=body.text)
+def publish_briefing(access: AccessDep, body: BriefingIn, session: SessionDep):
+    service.publish_document(session, access=access, kind="briefing", text=body.text, engagement=body.engagement,
+                             rationale=body.rationale)
     return service.to_public(session, access)
 
 
@@ -87,6 +91,11 @@ def acknowledge_briefing(access: AccessDep, session: SessionDep):
 @router.get("/operations/{operation_id}/briefing/status", response_model=BriefingStatusOut)
 def briefing_status(access: AccessDep, session: SessionDep):
     return service.briefing_status(session=session, access=access)
+
+
+@router.post("/operations/{operation_id}/briefing/remind", response_model=BriefingReminderOut)
+def remind_briefing(access: AccessDep, session: SessionDep, body: BriefingReminderIn | None = None):
+    return service.remind_unacknowledged(session=session, access=access, message=body.message if body else None)
 
 
 @router.get("/operations/{operation_id}/decisions", response_model=list[DecisionPublic])

@@ -5,6 +5,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.core.permissions import OpRole
+from app.operations.engagement import EngagementRules
 from app.operations.workflow import OperationStatus
 
 GroupName = Field(default=None, min_length=1, max_length=64)
@@ -17,6 +18,7 @@ class OperationCreate(BaseModel):
     ends_at: datetime
     exercise: bool = False
     strategy: str | None = Field(default=None, max_length=20_000)
+    strategy_engagement: EngagementRules | None = None
     briefing: str | None = Field(default=None, max_length=20_000)
 
     @model_validator(mode="after")
@@ -25,6 +27,8 @@ class OperationCreate(BaseModel):
             raise ValueError("times need a timezone (UTC ISO 8601, e.g. 2026-11-26T09:00:00Z)")
         if self.ends_at <= self.starts_at:
             raise ValueError("ends_at must be after starts_at")
+        if self.strategy_engagement is not None and not self.strategy:
+            raise ValueError("strategy_engagement goes with a strategy text")
         return self
 
 
@@ -46,6 +50,26 @@ class OperationUpdate(BaseModel):
         return self
 
 
+class EngagementRulePublic(BaseModel):
+    """One engagement rule as officers read it: what Gold set, what Bronze narrowed, what applies."""
+
+    rule: str
+    label: str
+    strategy: bool | list[str] | None
+    briefing: bool | list[str] | None = Field(description="null: the briefing follows the strategy")
+    applies: bool | list[str] | None = Field(description="what officers must follow; null categories = all")
+    restricted_by_briefing: bool
+    rationale: str | None = Field(default=None, description="the decision-log rationale for the restriction")
+
+
+class EngagementPublic(BaseModel):
+    rules: list[EngagementRulePublic]
+    rationale_decision_id: uuid.UUID | None = None
+    unexplained_restrictions: list[str] = Field(
+        default_factory=list,
+        description="rules the briefing narrows with no recorded rationale (the strategy changed after it)")
+
+
 class OperationPublic(BaseModel):
     id: uuid.UUID
     name: str
@@ -63,11 +87,31 @@ class OperationPublic(BaseModel):
     my_role: OpRole | None = None
     my_group: str | None = None
     briefing_acknowledged: bool = False
+    engagement: EngagementPublic | None = None
 
 
 class DocumentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: str = Field(min_length=1, max_length=20_000)
+    engagement: EngagementRules | None = Field(
+        default=None, description="omitted: the previous version's engagement permissions carry over")
+
+
+class BriefingIn(DocumentIn):
+    rationale: str | None = Field(
+        default=None, min_length=1, max_length=10_000,
+        description="required when the briefing is stricter than Gold's strategy; recorded in the decision log")
+
+
+class BriefingReminderIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    message: str | None = Field(default=None, min_length=1, max_length=500)
+
+
+class BriefingReminderOut(BaseModel):
+    reminded: int
+    user_ids: list[uuid.UUID]
+    notification_id: uuid.UUID | None = None
 
 
 class MemberIn(BaseModel):

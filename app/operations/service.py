@@ -7,22 +7,36 @@ from sqlmodel import Session
 
 from app.audit.writer import AuditAction, record
 from app.auth.models import User
-from app.core.errors import Conflict, Forbidden, InvalidTransition, NotFound
+from app.core.errors import Conflict, Forbidden, Invalid, InvalidTransition, NotFound
 from app.core.permissions import OpRole, Permission, ensure, has
 from app.core.types import utcnow
+from app.operations import engagement as rules
 from app.operations.access import OperationAccess, membership_of, operation_access
 from app.operations.models import BriefingAck, Decision, Membership, Operation, OperationDocument
 from app.operations.schemas import (
     BriefingAckOut,
+    BriefingReminderOut,
     BriefingStatusOut,
     DecisionIn,
     DecisionPublic,
+    EngagementPublic,
+    EngagementRulePublic,
     MemberPublic,
     OperationCreate,
     OperationPublic,
     OperationUpdate,
 )
 from app.operations.workflow import OperationStatus, can_move
+
+
+class BriefingRequired(Conflict):
+    """The caller has not acknowledged the current strategy and briefing of a live operation."""
+
+    title, type_slug = "Briefing not acknowledged", "briefing-not-acknowledged"
+
+
+class RationaleRequired(Invalid):
+    title, type_slug = "Rationale required", "rationale-required"
 
 
 def current_document(session: Session, operation_id: uuid.UUID, kind: str) -> OperationDocument | None:
@@ -60,27 +74,118 @@ def to_public(session: Session, access: OperationAccess) -> OperationPublic:
         created_at=operation.created_at, went_live_at=operation.went_live_at, closed_at=operation.closed_at,
         my_role=access.op_role, my_group=access.membership.group_name if access.membership else None,
         briefing_acknowledged=bool(access.membership) and has_acknowledged(session, operation.id, access.actor.id),
+        engagement=engagement_view(session, strategy, briefing),
     )
+
+
+def engagement_view(
+    session: Session, strategy: OperationDocument | None, briefing: OperationDocument | None
+) -> EngagementPublic:
+    """Which engagement rules apply, rule by rule, with Bronze's recorded reason for each narrowing."""
+    ceiling = rules.resolve_strategy(strategy.engagement if strategy else None)
+    narrowing = rules.briefing_overrides(briefing.engagement if briefing else None)
+    applies = rules.effective_rules(ceiling, narrowing)
+    restricted = rules.stricter_rules(ceiling, narrowing)
+    decision = session.get(Decision, briefing.rationale_decision_id) if briefing and briefing.rationale_decision_id \
+        else None
+    explained = set(briefing.restrictions) if decision is not None else set()
+    return EngagementPublic(
+        rules=[EngagementRulePublic(
+            rule=name, label=label, strategy=ceiling[name], briefing=narrowing.get(name), applies=applies[name],
+            restricted_by_briefing=name in restricted,
+            rationale=decision.rationale if decision is not None and name in restricted and name in explained
+            else None,
+        ) for name, label in rules.RULE_LABELS.items()],
+        rationale_decision_id=decision.id if decision is not None else None,
+        unexplained_restrictions=[name for name in restricted if name not in explained],
+    )
+
+
+def ensure_briefed(
+    session: Session, access: OperationAccess, *, channel: str | None = None, category: str | None = None
+) -> None:
+    """Before an officer uses a template: in a live operation they must have acknowledged the current
+    strategy and briefing, and the channel and category must be allowed by the engagement rules."""
+    operation = access.operation
+    versions = current_versions(session, operation.id)
+    if (operation.status == OperationStatus.LIVE and versions != (0, 0)
+            and not has_acknowledged(session, operation.id, access.actor.id)):
+        raise BriefingRequired("Read and acknowledge the current strategy and briefing before using templates.")
+    if channel is None and category is None:
+        return
+    strategy = current_document(session, operation.id, "strategy")
+    briefing = current_document(session, operation.id, "briefing")
+    applies = rules.effective_rules(rules.resolve_strategy(strategy.engagement if strategy else None),
+                                    rules.briefing_overrides(briefing.engagement if briefing else None))
+    reason = rules.refusal(applies, channel=channel, category=category)
+    if reason:
+        raise Forbidden(reason)
 
 
 def publish_document(
-    session: Session, *, access: OperationAccess, kind: str, text: str, engagement: dict | None = None
+    session: Session, *, access: OperationAccess, kind: str, text: str,
+    engagement: rules.EngagementRules | None = None, rationale: str | None = None,
 ) -> OperationDocument:
-    """A new version of the strategy or briefing; earlier versions stay as they were."""
+    """A new version of the strategy or briefing; earlier versions stay as they were. Engagement rules
+    left out carry over from the previous version. A briefing stricter than the strategy needs a
+    rationale, recorded in the decision log in the same transaction, before it is published."""
     access.ensure(Permission.STRATEGY_EDIT if kind == "strategy" else Permission.BRIEFING_EDIT)
     access.ensure_open()
     previous = current_document(session, access.operation.id, kind)
+    version = (previous.version if previous else 0) + 1
+    restrictions: list[str] = []
+    decision_id: uuid.UUID | None = None
+    if kind == "strategy":
+        given = engagement.model_dump(exclude_none=True) if engagement is not None else None
+        stored = rules.resolve_strategy(given if given is not None else (previous.engagement if previous else None))
+    else:
+        stored, restrictions, decision_id = _briefing_rules(session, access, previous, version, engagement, rationale)
     document = OperationDocument(
-        operation_id=access.operation.id, kind=kind, version=(previous.version if previous else 0) + 1,
-        text=text, engagement=engagement or {}, author_id=access.actor.id,
+        operation_id=access.operation.id, kind=kind, version=version, text=text, engagement=stored,
+        restrictions=restrictions, rationale_decision_id=decision_id, author_id=access.actor.id,
     )
     session.add(document)
     action = AuditAction.STRATEGY_PUBLISHED if kind == "strategy" else AuditAction.BRIEFING_PUBLISHED
+    details = {"version": version, "text": text, "engagement": stored}
+    if kind == "briefing":
+        details |= {"restrictions": restrictions, "rationale_decision_id": str(decision_id) if decision_id else None}
     record(session, actor=access.actor, action=action, operation_id=access.operation.id,
-           target_type="operation_document", target_id=document.id,
-           details={"version": document.version, "text": text, "engagement": document.engagement})
+           target_type="operation_document", target_id=document.id, details=details)
     session.flush()
     return document
+
+
+def _briefing_rules(
+    session: Session, access: OperationAccess, previous: OperationDocument | None, version: int,
+    engagement: rules.EngagementRules | None, rationale: str | None,
+) -> tuple[dict, list[str], uuid.UUID | None]:
+    """The briefing's own rules, the strategy rules it narrows, and the decision that explains it."""
+    strategy_doc = current_document(session, access.operation.id, "strategy")
+    ceiling = rules.resolve_strategy(strategy_doc.engagement if strategy_doc else None)
+    mine = (engagement.model_dump(exclude_none=True) if engagement is not None
+            else rules.briefing_overrides(previous.engagement if previous else None))
+    looser = rules.looser_rules(ceiling, mine)
+    if looser:
+        raise Invalid(f"Gold's strategy does not allow this, so the briefing cannot: {rules.labels(looser)}.")
+    restrictions = rules.stricter_rules(ceiling, mine)
+    if rationale:
+        what = (f"is stricter than Gold's strategy on: {rules.labels(restrictions)}" if restrictions
+                else "narrows nothing in Gold's strategy")
+        decision = record_decision(session=session, access=access, data=DecisionIn(
+            decision=f"Briefing version {version} {what}.", rationale=rationale))
+        return mine, restrictions, decision.id
+    if not restrictions:
+        return mine, [], None
+    # A new text under the same, already explained, rules keeps the earlier decision.
+    if (previous is not None and previous.rationale_decision_id is not None and previous.engagement == mine
+            and set(restrictions) <= set(previous.restrictions)):
+        return mine, restrictions, previous.rationale_decision_id
+    raise RationaleRequired(
+        f"This briefing is stricter than Gold's strategy on: {rules.labels(restrictions)}. "
+        "Record the rationale in the decision log: send it as 'rationale' with the briefing.",
+        errors=[{"loc": ["body", "rationale"], "msg": f"required: the briefing narrows {name}", "type": "missing"}
+                for name in restrictions],
+    )
 
 
 def create_operation(*, session: Session, actor: User, data: OperationCreate) -> OperationAccess:
@@ -100,17 +205,20 @@ def create_operation(*, session: Session, actor: User, data: OperationCreate) ->
     session.flush()
     access = OperationAccess(operation=operation, membership=membership, actor=actor)
     if data.strategy:
-        _publish_as_creator(session, access, "strategy", data.strategy)
+        _publish_as_creator(session, access, "strategy", data.strategy, data.strategy_engagement)
     if data.briefing:
         _publish_as_creator(session, access, "briefing", data.briefing)
     return access
 
 
-def _publish_as_creator(session: Session, access: OperationAccess, kind: str, text: str) -> None:
+def _publish_as_creator(
+    session: Session, access: OperationAccess, kind: str, text: str,
+    engagement: rules.EngagementRules | None = None,
+) -> None:
     """The creator (gold or admin) may set the first strategy and briefing with the operation."""
     creator = OperationAccess(operation=access.operation, actor=access.actor,
                               membership=access.membership or Membership(role=OpRole.GOLD))
-    publish_document(session, access=creator, kind=kind, text=text)
+    publish_document(session, access=creator, kind=kind, text=text, engagement=engagement)
 
 
 def list_operations(*, session: Session, actor: User, status: str | None) -> list[OperationAccess]:
@@ -260,6 +368,28 @@ def briefing_status(*, session: Session, access: OperationAccess) -> BriefingSta
     missing = [m for m in members if not m.briefing_acknowledged]
     return BriefingStatusOut(strategy_version=strategy_version, briefing_version=briefing_version,
                              members=len(members), acknowledged=len(members) - len(missing), not_acknowledged=missing)
+
+
+REMINDER_TITLE = "Read the briefing"
+REMINDER_BODY = "Please read and acknowledge the current strategy and briefing before you use templates."
+
+
+def remind_unacknowledged(*, session: Session, access: OperationAccess, message: str | None) -> BriefingReminderOut:
+    """Push a reminder to every member who has not acknowledged the current strategy and briefing."""
+    access.ensure(Permission.BRIEFING_STATUS_VIEW)
+    access.ensure(Permission.NOTIFICATION_SEND)
+    access.ensure_open()
+    missing = [m.user_id for m in _member_rows(session, access.operation.id)
+               if not m.briefing_acknowledged and m.user_id != access.actor.id]
+    if not missing:
+        return BriefingReminderOut(reminded=0, user_ids=[])
+    from app.notifications import service as notification_service  # the push domain sits above this one
+
+    notification = notification_service.send_to_users(
+        session, access=access, user_ids=missing, title=REMINDER_TITLE, body=message or REMINDER_BODY,
+        url=f"/#/operations/{access.operation.id}/briefing",
+    )
+    return BriefingReminderOut(reminded=len(missing), user_ids=missing, notification_id=notification.id)
 
 
 def record_decision(*, session: Session, access: OperationAccess, data: DecisionIn) -> DecisionPublic:
