@@ -1,0 +1,13 @@
+"""Every table, imported in one place so Alembic and the tests see the whole schema."""
+
+from app.audit.models import AuditEvent
+from app.auth.models import AuthSession, LoginFailure, SpentRefreshToken, User
+from app.debrief.models import Appraisal, Commendation
+from app.operations.models import BriefingAck, Decision, Membership, Operation, OperationDocument
+from app.templates.models import Template, TemplateUse, TemplateVersion
+
+__all__ = [
+    "Appraisal", "Commendation",
+    "AuditEvent", "AuthSession", "BriefingAck", "Decision", "LoginFailure", "Membership", "Operation",
+    "OperationDocument", "SpentRefreshToken", "Template", "TemplateUse", "TemplateVersion", "User",
+]
