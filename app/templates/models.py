@@ -22,8 +22,9 @@ class Template(SQLModel, table=True):
     # None: the force's standing library; otherwise usable only in that operation.
     operation_id: uuid.UUID | None = Field(default=None, foreign_key="operation.id", ondelete="RESTRICT")
     # A translation is its own template (approved on its own) linked to the original.
-    translation_of: uuid.UUID | None = Field(default=None, foreign_key="template.id", index=True,
-                                             ondelete="RESTRICT")
+    translation_of: uuid.UUID | None = Field(
+        default=None, foreign_key="template.id", index=True, ondelete="RESTRICT"
+    )
     language: str = Field(max_length=35)
     direction: str = Field(default="ltr", max_length=3)
     status: str = Field(default="draft", max_length=16)  # workflow.TemplateState
