@@ -46,7 +46,8 @@ class OperationDocument(SQLModel, table=True):
     engagement: dict = Field(default_factory=dict, sa_type=JSON)
     # A briefing stricter than the strategy: the rules it narrows, and the decision that explains why.
     restrictions: list = Field(default_factory=list, sa_type=JSON)
-    rationale_decision_id: uuid.UUID | None = Field(default=None, foreign_key="decision.id", ondelete="SET NULL")
+    rationale_decision_id: uuid.UUID | None = Field(default=None, foreign_key="decision.id",
+                                                    ondelete="SET NULL")
     author_id: uuid.UUID | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

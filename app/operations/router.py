@@ -40,7 +40,8 @@ def create_operation(body: OperationCreate, actor: CurrentUser, session: Session
 
 @router.get("/operations", response_model=list[OperationPublic])
 def list_operations(actor: CurrentUser, session: SessionDep, status: OperationStatus | None = None):
-    return [service.to_public(session, a) for a in service.list_operations(session=session, actor=actor, status=status)]
+    accesses = service.list_operations(session=session, actor=actor, status=status)
+    return [service.to_public(session, access) for access in accesses]
 
 
 @router.get("/operations/{operation_id}", response_model=OperationPublic)
@@ -55,14 +56,15 @@ def update_operation(access: AccessDep, body: OperationUpdate, session: SessionD
 
 @router.put("/operations/{operation_id}/strategy", response_model=OperationPublic)
 def publish_strategy(access: AccessDep, body: DocumentIn, session: SessionDep):
-    service.publish_document(session, access=access, kind="strategy", text=body.text, engagement=body.engagement)
+    service.publish_document(session, access=access, kind="strategy", text=body.text,
+                             engagement=body.engagement)
     return service.to_public(session, access)
 
 
 @router.put("/operations/{operation_id}/briefing", response_model=OperationPublic)
 def publish_briefing(access: AccessDep, body: BriefingIn, session: SessionDep):
-    service.publish_document(session, access=access, kind="briefing", text=body.text, engagement=body.engagement,
-                             rationale=body.rationale)
+    service.publish_document(session, access=access, kind="briefing", text=body.text,
+                             engagement=body.engagement, rationale=body.rationale)
     return service.to_public(session, access)
 
 
@@ -95,7 +97,8 @@ def briefing_status(access: AccessDep, session: SessionDep):
 
 @router.post("/operations/{operation_id}/briefing/remind", response_model=BriefingReminderOut)
 def remind_briefing(access: AccessDep, session: SessionDep, body: BriefingReminderIn | None = None):
-    return service.remind_unacknowledged(session=session, access=access, message=body.message if body else None)
+    message = body.message if body else None
+    return service.remind_unacknowledged(session=session, access=access, message=message)
 
 
 @router.get("/operations/{operation_id}/decisions", response_model=list[DecisionPublic])

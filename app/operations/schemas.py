@@ -100,7 +100,7 @@ class DocumentIn(BaseModel):
 class BriefingIn(DocumentIn):
     rationale: str | None = Field(
         default=None, min_length=1, max_length=10_000,
-        description="required when the briefing is stricter than Gold's strategy; recorded in the decision log")
+        description="required when the briefing is stricter than Gold's strategy; goes to the decision log")
 
 
 class BriefingReminderIn(BaseModel):

@@ -41,7 +41,8 @@ class RationaleRequired(Invalid):
 
 def current_document(session: Session, operation_id: uuid.UUID, kind: str) -> OperationDocument | None:
     return session.scalar(
-        select(OperationDocument).where(OperationDocument.operation_id == operation_id, OperationDocument.kind == kind)
+        select(OperationDocument)
+        .where(OperationDocument.operation_id == operation_id, OperationDocument.kind == kind)
         .order_by(OperationDocument.version.desc()).limit(1)
     )
 
@@ -57,7 +58,8 @@ def has_acknowledged(session: Session, operation_id: uuid.UUID, user_id: uuid.UU
     return session.scalar(
         select(BriefingAck.id).where(
             BriefingAck.operation_id == operation_id, BriefingAck.user_id == user_id,
-            BriefingAck.strategy_version == strategy_version, BriefingAck.briefing_version == briefing_version,
+            BriefingAck.strategy_version == strategy_version,
+            BriefingAck.briefing_version == briefing_version,
         ).limit(1)
     ) is not None
 
@@ -73,7 +75,8 @@ def to_public(session: Session, access: OperationAccess) -> OperationPublic:
         briefing=briefing.text if briefing else None, briefing_version=briefing.version if briefing else 0,
         created_at=operation.created_at, went_live_at=operation.went_live_at, closed_at=operation.closed_at,
         my_role=access.op_role, my_group=access.membership.group_name if access.membership else None,
-        briefing_acknowledged=bool(access.membership) and has_acknowledged(session, operation.id, access.actor.id),
+        briefing_acknowledged=bool(access.membership)
+        and has_acknowledged(session, operation.id, access.actor.id),
         engagement=engagement_view(session, strategy, briefing),
     )
 
@@ -86,13 +89,13 @@ def engagement_view(
     narrowing = rules.briefing_overrides(briefing.engagement if briefing else None)
     applies = rules.effective_rules(ceiling, narrowing)
     restricted = rules.stricter_rules(ceiling, narrowing)
-    decision = session.get(Decision, briefing.rationale_decision_id) if briefing and briefing.rationale_decision_id \
-        else None
+    decision_id = briefing.rationale_decision_id if briefing else None
+    decision = session.get(Decision, decision_id) if decision_id else None
     explained = set(briefing.restrictions) if decision is not None else set()
     return EngagementPublic(
         rules=[EngagementRulePublic(
-            rule=name, label=label, strategy=ceiling[name], briefing=narrowing.get(name), applies=applies[name],
-            restricted_by_briefing=name in restricted,
+            rule=name, label=label, strategy=ceiling[name], briefing=narrowing.get(name),
+            applies=applies[name], restricted_by_briefing=name in restricted,
             rationale=decision.rationale if decision is not None and name in restricted and name in explained
             else None,
         ) for name, label in rules.RULE_LABELS.items()],
@@ -110,7 +113,8 @@ def ensure_briefed(
     versions = current_versions(session, operation.id)
     if (operation.status == OperationStatus.LIVE and versions != (0, 0)
             and not has_acknowledged(session, operation.id, access.actor.id)):
-        raise BriefingRequired("Read and acknowledge the current strategy and briefing before using templates.")
+        raise BriefingRequired(
+            "Read and acknowledge the current strategy and briefing before using templates.")
     if channel is None and category is None:
         return
     strategy = current_document(session, operation.id, "strategy")
@@ -136,10 +140,11 @@ def publish_document(
     restrictions: list[str] = []
     decision_id: uuid.UUID | None = None
     if kind == "strategy":
-        given = engagement.model_dump(exclude_none=True) if engagement is not None else None
-        stored = rules.resolve_strategy(given if given is not None else (previous.engagement if previous else None))
+        carried = previous.engagement if previous else None
+        stored = rules.resolve_strategy(engagement.model_dump(exclude_none=True) if engagement else carried)
     else:
-        stored, restrictions, decision_id = _briefing_rules(session, access, previous, version, engagement, rationale)
+        stored, restrictions, decision_id = _briefing_rules(session, access, previous, version, engagement,
+                                                            rationale)
     document = OperationDocument(
         operation_id=access.operation.id, kind=kind, version=version, text=text, engagement=stored,
         restrictions=restrictions, rationale_decision_id=decision_id, author_id=access.actor.id,
@@ -148,7 +153,8 @@ def publish_document(
     action = AuditAction.STRATEGY_PUBLISHED if kind == "strategy" else AuditAction.BRIEFING_PUBLISHED
     details = {"version": version, "text": text, "engagement": stored}
     if kind == "briefing":
-        details |= {"restrictions": restrictions, "rationale_decision_id": str(decision_id) if decision_id else None}
+        details |= {"restrictions": restrictions,
+                    "rationale_decision_id": str(decision_id) if decision_id else None}
     record(session, actor=access.actor, action=action, operation_id=access.operation.id,
            target_type="operation_document", target_id=document.id, details=details)
     session.flush()
@@ -183,8 +189,8 @@ def _briefing_rules(
     raise RationaleRequired(
         f"This briefing is stricter than Gold's strategy on: {rules.labels(restrictions)}. "
         "Record the rationale in the decision log: send it as 'rationale' with the briefing.",
-        errors=[{"loc": ["body", "rationale"], "msg": f"required: the briefing narrows {name}", "type": "missing"}
-                for name in restrictions],
+        errors=[{"loc": ["body", "rationale"], "msg": f"required: the briefing narrows {name}",
+                 "type": "missing"} for name in restrictions],
     )
 
 
@@ -200,7 +206,8 @@ def create_operation(*, session: Session, actor: User, data: OperationCreate) ->
         session.add(membership)
     record(session, actor=actor, action=AuditAction.OPERATION_CREATED, operation_id=operation.id,
            target_type="operation", target_id=operation.id,
-           details={"name": data.name, "starts_at": data.starts_at.isoformat(), "ends_at": data.ends_at.isoformat(),
+           details={"name": data.name, "starts_at": data.starts_at.isoformat(),
+                    "ends_at": data.ends_at.isoformat(),
                     "exercise": data.exercise})
     session.flush()
     access = OperationAccess(operation=operation, membership=membership, actor=actor)
@@ -275,7 +282,8 @@ def _move(session: Session, access: OperationAccess, target: str) -> None:
         operation.went_live_at = utcnow()
     if target == OperationStatus.CLOSED:
         operation.closed_at = utcnow()
-    record(session, actor=access.actor, action=AuditAction.OPERATION_STATUS_CHANGED, operation_id=operation.id,
+    record(session, actor=access.actor, action=AuditAction.OPERATION_STATUS_CHANGED,
+           operation_id=operation.id,
            target_type="operation", target_id=operation.id, details={"from": previous, "to": target})
 
 
@@ -294,7 +302,8 @@ def set_member(
     membership = membership_of(session, access.operation.id, user_id)
     before = None if membership is None else {"role": membership.role, "group": membership.group_name}
     if membership is None:
-        membership = Membership(operation_id=access.operation.id, user_id=user_id, role=role, group_name=group)
+        membership = Membership(operation_id=access.operation.id, user_id=user_id, role=role,
+                                group_name=group)
     membership.role, membership.group_name = role, group
     session.add(membership)
     record(session, actor=access.actor, action=AuditAction.MEMBER_SET, operation_id=access.operation.id,
@@ -313,7 +322,8 @@ def remove_member(*, session: Session, access: OperationAccess, user_id: uuid.UU
         raise Forbidden("Only Gold or an admin may remove Gold from an operation.")
     session.delete(membership)
     record(session, actor=access.actor, action=AuditAction.MEMBER_REMOVED, operation_id=access.operation.id,
-           target_type="user", target_id=user_id, details={"role": membership.role, "group": membership.group_name})
+           target_type="user", target_id=user_id,
+           details={"role": membership.role, "group": membership.group_name})
     session.flush()
 
 
@@ -332,7 +342,8 @@ def _member_rows(session: Session, operation_id: uuid.UUID) -> list[MemberPublic
     ).all()
     return [
         MemberPublic(user_id=user.id, service_number=user.service_number, display_name=user.display_name,
-                     role=m.role, group=m.group_name, briefing_acknowledged=at is not None, acknowledged_at=at)
+                     role=m.role, group=m.group_name, briefing_acknowledged=at is not None,
+                     acknowledged_at=at)
         for m, user, at in rows
     ]
 
@@ -353,7 +364,8 @@ def acknowledge_briefing(*, session: Session, access: OperationAccess) -> Briefi
         ack = BriefingAck(operation_id=operation_id, user_id=user_id, strategy_version=strategy_version,
                           briefing_version=briefing_version)
         session.add(ack)
-        record(session, actor=access.actor, action=AuditAction.BRIEFING_ACKNOWLEDGED, operation_id=operation_id,
+        record(session, actor=access.actor, action=AuditAction.BRIEFING_ACKNOWLEDGED,
+               operation_id=operation_id,
                target_type="operation", target_id=operation_id,
                details={"strategy_version": strategy_version, "briefing_version": briefing_version})
         session.flush()
@@ -367,14 +379,17 @@ def briefing_status(*, session: Session, access: OperationAccess) -> BriefingSta
     members = _member_rows(session, access.operation.id)
     missing = [m for m in members if not m.briefing_acknowledged]
     return BriefingStatusOut(strategy_version=strategy_version, briefing_version=briefing_version,
-                             members=len(members), acknowledged=len(members) - len(missing), not_acknowledged=missing)
+                             members=len(members), acknowledged=len(members) - len(missing),
+                             not_acknowledged=missing)
 
 
 REMINDER_TITLE = "Read the briefing"
 REMINDER_BODY = "Please read and acknowledge the current strategy and briefing before you use templates."
 
 
-def remind_unacknowledged(*, session: Session, access: OperationAccess, message: str | None) -> BriefingReminderOut:
+def remind_unacknowledged(
+    *, session: Session, access: OperationAccess, message: str | None
+) -> BriefingReminderOut:
     """Push a reminder to every member who has not acknowledged the current strategy and briefing."""
     access.ensure(Permission.BRIEFING_STATUS_VIEW)
     access.ensure(Permission.NOTIFICATION_SEND)
@@ -398,11 +413,13 @@ def record_decision(*, session: Session, access: OperationAccess, data: Decision
     decision = Decision(operation_id=access.operation.id, decision=data.decision, rationale=data.rationale,
                         author_id=access.actor.id)
     session.add(decision)
-    record(session, actor=access.actor, action=AuditAction.DECISION_RECORDED, operation_id=access.operation.id,
+    record(session, actor=access.actor, action=AuditAction.DECISION_RECORDED,
+           operation_id=access.operation.id,
            target_type="decision", target_id=decision.id,
            details={"decision": data.decision, "rationale": data.rationale})
     session.flush()
-    return DecisionPublic.model_validate(decision).model_copy(update={"author_name": access.actor.display_name})
+    public = DecisionPublic.model_validate(decision)
+    return public.model_copy(update={"author_name": access.actor.display_name})
 
 
 def list_decisions(*, session: Session, access: OperationAccess) -> list[DecisionPublic]:

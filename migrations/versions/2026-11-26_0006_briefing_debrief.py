@@ -44,7 +44,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_commendation")),
     )
     with op.batch_alter_table("commendation", schema=None) as batch_op:
-        batch_op.create_index("ix_commendation_operation_created", ["operation_id", "created_at"], unique=False)
+        batch_op.create_index("ix_commendation_operation_created", ["operation_id", "created_at"],
+                              unique=False)
 
     op.create_table(
         "appraisal",

@@ -41,7 +41,8 @@ class TestStrategyEngagement:
                            "share_photos": False, "template_categories": None}
 
     def test_rules_are_stored_resolved_and_audited(self, client, world):
-        _publish_strategy(client, world, {"post_proactively": True, "template_categories": ["safety", "reassurance"]})
+        _publish_strategy(client, world, {"post_proactively": True,
+                                          "template_categories": ["safety", "reassurance"]})
         with session_scope() as session:
             document = session.scalar(select(OperationDocument).where(OperationDocument.kind == "strategy"))
             assert document.engagement == {**rules.STRATEGY_DEFAULTS, "post_proactively": True,
@@ -51,7 +52,8 @@ class TestStrategyEngagement:
 
     def test_a_new_text_keeps_the_rules(self, client, world):
         _publish_strategy(client, world, {"share_photos": True})
-        body = client.patch(_url(world), json={"strategy": "Revised words."}, headers=world.headers("gold")).json()
+        body = client.patch(_url(world), json={"strategy": "Revised words."},
+                            headers=world.headers("gold")).json()
         assert body["strategy_version"] == 2 and _rules(body)["share_photos"]["applies"] is True
 
     @pytest.mark.parametrize("engagement", [
@@ -88,7 +90,8 @@ class TestBriefingRestrictions:
         assert audit_actions() == before
         with session_scope() as session:
             assert session.scalar(select(Decision)) is None
-            assert session.scalar(select(OperationDocument).where(OperationDocument.kind == "briefing")) is None
+            briefing = select(OperationDocument).where(OperationDocument.kind == "briefing")
+            assert session.scalar(briefing) is None
 
     def test_stricter_with_rationale_records_the_decision_first(self, client, world):
         _publish_strategy(client, world, {"post_proactively": True, "share_photos": True})
@@ -136,7 +139,8 @@ class TestBriefingRestrictions:
         second = client.patch(_url(world), json={"briefing": "v2, same rules"}, headers=world.headers("gold"))
         assert second.status_code == 200, second.text
         assert second.json()["briefing_version"] == 2
-        assert second.json()["engagement"]["rationale_decision_id"] == first["engagement"]["rationale_decision_id"]
+        decision_id = first["engagement"]["rationale_decision_id"]
+        assert decision_id and second.json()["engagement"]["rationale_decision_id"] == decision_id
 
     def test_strategy_loosened_later_shows_the_restriction_as_unexplained(self, client, world):
         _publish_strategy(client, world, {"share_photos": False})
@@ -145,7 +149,8 @@ class TestBriefingRestrictions:
         body = _publish_strategy(client, world, {"share_photos": True})
         assert body["engagement"]["unexplained_restrictions"] == ["share_photos"]
         # and a new briefing text under the same rules now needs its reason
-        assert_problem(client.patch(_url(world), json={"briefing": "b2"}, headers=world.headers("bronze")), 422)
+        patched = client.patch(_url(world), json={"briefing": "b2"}, headers=world.headers("bronze"))
+        assert_problem(patched, 422)
         response = client.put(_url(world, "/briefing"), headers=world.headers("bronze"),
                               json={"text": "b2", "rationale": "Photos still off: children present."})
         assert response.status_code == 200, response.text
@@ -179,8 +184,8 @@ class TestEnsureBriefed:
             self._check(world)
 
     def test_planned_operation_is_not_gated(self, client, world):
-        planned = make_operation(name="Op Later", status="planned", members=[(world["officer"], "officer", None),
-                                                                              (world["gold"], "gold", None)])
+        planned = make_operation(name="Op Later", status="planned",
+                                 members=[(world["officer"], "officer", None), (world["gold"], "gold", None)])
         client.put(f"{OPS}/{planned.id}/strategy", headers=world.headers("gold"), json={"text": "s"})
         with session_scope() as session:
             access = operation_access(session, actor=world["officer"], operation_id=planned.id)
