@@ -49,6 +49,19 @@ def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:
 log = structlog.get_logger("parley")
 
 
+def _route_template(scope) -> str:
+    """The matched route with its parameters named (`/api/v1/operations/{operation_id}`): bounded labels."""
+    route = scope.get("route")
+    if route is None:
+        return "unmatched"
+    if not hasattr(route, "endpoint") or not scope["path"].startswith(("/api/", "/healthz", "/readyz", "/metrics")):
+        return "static"
+    template = scope["path"]
+    for name, value in (scope.get("path_params") or {}).items():
+        template = template.replace(f"/{value}", f"/{{{name}}}", 1)
+    return template
+
+
 class RequestContextMiddleware:
     """Request id (echoed as X-Request-ID), client address for the audit log, metrics, access log."""
 
@@ -78,7 +91,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            route = _route_template(scope)
             REQUESTS.labels(scope["method"], route, str(status["code"])).inc()
             LATENCY.labels(scope["method"], route).observe(elapsed)
             log.info("request", method=scope["method"], route=route, path=scope["path"],
