@@ -85,7 +85,8 @@ def decode_access_token(token: str, settings: Settings) -> AccessClaims:
             algorithms=[JWT_ALGORITHM],
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
-            options={"require_exp": True, "require_iat": True, "require_sub": True, "leeway": 5},
+            options={"require_exp": True, "require_iat": True, "require_sub": True, "require_aud": True,
+                     "require_iss": True, "leeway": 5},
         )
         return AccessClaims(
             user_id=uuid.UUID(str(claims["sub"])),
