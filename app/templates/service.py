@@ -21,6 +21,7 @@ from app.core.errors import Conflict, Forbidden, Invalid, InvalidTransition, Not
 from app.core.events import Audience, publish
 from app.core.permissions import Permission, ensure, has
 from app.core.types import iso, utcnow
+from app.operations import service as operation_service
 from app.operations.access import OperationAccess, membership_of, operation_access
 from app.operations.models import Operation
 from app.operations.workflow import OperationStatus
@@ -793,6 +794,8 @@ def render(
     reason = unusable_reason(template, live, access.operation)
     if reason is not None:
         raise Conflict(reason)
+    channel = data.channel or live.channel
+    operation_service.ensure_briefed(session, access, channel=channel, category=live.category)
     rules = [template_text.SlotRule.from_json(rule) for rule in live.slots]
     values, problems = template_text.validate_values(rules, data.slots)
     if problems:

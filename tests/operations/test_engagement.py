@@ -260,3 +260,31 @@ def test_a_briefing_that_is_neither_stricter_nor_looser_changes_nothing(strategy
     ceiling = rules.resolve_strategy(strategy)
     if not rules.stricter_rules(ceiling, briefing) and not rules.looser_rules(ceiling, briefing):
         assert rules.effective_rules(ceiling, briefing) == ceiling
+
+
+class TestRenderGating:
+    """Through the real render endpoint: the officer reads first, and the rules that apply hold."""
+
+    def test_officer_must_acknowledge_before_rendering(self, client, world):
+        from tests.templates.builders import approved, render
+
+        template = approved(client, world)
+        _publish_strategy(client, world, None)
+        refused = assert_problem(render(client, world, template["id"]), 409)
+        assert refused["type"].endswith("/briefing-not-acknowledged")
+        assert audit_actions("template.used") == []
+        client.post(_url(world, "/briefing/ack"), headers=world.headers("officer"))
+        assert render(client, world, template["id"]).status_code in (200, 201)
+        assert audit_actions("template.used") == ["template.used"]
+
+    def test_a_category_the_briefing_took_out_is_refused(self, client, world):
+        from tests.templates.builders import approved, render
+
+        template = approved(client, world)  # road_closures, social_reply
+        _publish_strategy(client, world, None)
+        client.put(_url(world, "/briefing"), headers=world.headers("bronze"), json={
+            "text": "Safety messages only.", "engagement": {"template_categories": ["safety"]},
+            "rationale": "Roads are handled by the council's own account today."})
+        client.post(_url(world, "/briefing/ack"), headers=world.headers("officer"))
+        assert "not in use" in assert_problem(render(client, world, template["id"]), 403)["detail"]
+        assert audit_actions("template.used") == []
