@@ -1,20 +1,18 @@
 """create_app(): routers, error handlers, middleware, the PWA."""
 
 from contextlib import asynccontextmanager
-from pathlib import Path
-
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app.api import api_router
 from app.core import lifecycle
-from app.core.config import get_settings
+from app.core.config import get_settings, project_path
 from app.core.errors import install_error_handlers
 from app.core.health import router as health_router
 from app.core.observability import BodySizeLimitMiddleware, RequestContextMiddleware, configure_logging
 from app.core.security_headers import SecurityHeadersMiddleware
 
-FRONTEND = Path(__file__).resolve().parents[1] / "frontend"
+FRONTEND = project_path("frontend")
 
 
 @asynccontextmanager

@@ -95,6 +95,13 @@ def jwt_secret(settings: Settings) -> str:
     return settings.jwt_secret or read_or_create_secret(settings, "jwt.key", lambda: secrets.token_urlsafe(48))
 
 
+def project_path(name: str) -> Path:
+    """`migrations/` or `frontend/`: beside the source tree (editable install), else in the working directory
+    (the Docker image installs the package as a wheel and copies these into /app)."""
+    beside_source = Path(__file__).resolve().parents[2] / name
+    return beside_source if beside_source.is_dir() else Path.cwd() / name
+
+
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
