@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     push_allowed_hosts: str = ""
     push_allow_http: bool = False
 
+    # Briefing and debrief: commendations and appraisals stay open this long after an operation closes
+    debrief_window_days: int = Field(28, ge=0, le=3650)
+    chromium_path: Path = Path("/usr/bin/chromium")  # prints the debrief to PDF
+
     # Audit signing (issue: audit export)
     audit_signing_key: str | None = None
     audit_checkpoint_dir: Path | None = None
