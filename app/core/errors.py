@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -121,5 +122,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return response
 
     @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, _exc: Exception):
+    async def _unexpected(request: Request, exc: Exception):
+        structlog.get_logger("parley").error("unhandled_error", method=request.method, path=request.url.path,
+                                             error=repr(exc), exc_info=exc)
         return problem(500, "Internal error", "The server could not complete the request.")
