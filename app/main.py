@@ -1,6 +1,7 @@
 """create_app(): routers, error handlers, middleware, the PWA."""
 
 from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 

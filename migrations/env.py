@@ -1,10 +1,10 @@
 from alembic import context
+from sqlmodel import SQLModel
 
 import app.models  # noqa: F401  (every table registers itself on SQLModel.metadata)
 from app.core.config import get_settings
 from app.core.db import make_engine
 from app.core.types import UTCDateTime
-from sqlmodel import SQLModel
 
 config = context.config
 target_metadata = SQLModel.metadata

@@ -1,6 +1,7 @@
 """Alembic from code: `parley migrate`, `parley serve` and the tests use the same path."""
 
 from functools import lru_cache
+
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory

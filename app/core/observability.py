@@ -8,8 +8,8 @@ import time
 import uuid
 
 import structlog
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from prometheus_client import Counter, Histogram
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.audit.writer import client_ip
 from app.core.errors import PROBLEM_JSON

@@ -1,12 +1,15 @@
 """Access tokens: only our own, unexpired, for our audience and issuer, signed with our key, are accepted."""
 
 import base64
+import contextlib
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from jose import jwt
 
 from app.core.config import Settings
@@ -90,11 +93,9 @@ def test_any_single_character_change_is_refused(position, replacement):
 @given(claims=st.dictionaries(st.sampled_from(["iss", "aud", "sub", "sid", "exp", "iat", "role"]),
                               st.one_of(st.text(max_size=20), st.integers(), st.none(), st.booleans()), max_size=7))
 def test_arbitrary_claims_signed_with_our_key_never_crash(claims):
-    token = jwt.encode({k: v for k, v in claims.items()}, SETTINGS.jwt_secret, algorithm=JWT_ALGORITHM)
-    try:
+    token = jwt.encode(dict(claims), SETTINGS.jwt_secret, algorithm=JWT_ALGORITHM)
+    with contextlib.suppress(TokenError):  # refusing is fine; anything else (a crash) fails the test
         decode_access_token(token, SETTINGS)
-    except TokenError:
-        pass
 
 
 def test_api_answers_401_for_expired_tokens(client, world):
