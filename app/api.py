@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
 from app.escalations.router import router as escalations_router
+from app.live.router import router as live_router
 from app.notifications.router import router as notifications_router
 from app.operations.router import router as operations_router
 from app.templates.router import router as templates_router
@@ -15,6 +16,7 @@ for domain_router in (
     operations_router,
     templates_router,
     escalations_router,
+    live_router,
     notifications_router,
     audit_router,
 ):

@@ -3,11 +3,14 @@
 from app.audit.models import AuditEvent
 from app.auth.models import AuthSession, LoginFailure, SpentRefreshToken, User
 from app.debrief.models import Appraisal, Commendation
+from app.escalations.models import Escalation, EscalationAttachment, EscalationGroup, EscalationHistory
+from app.live.models import LiveEvent
 from app.operations.models import BriefingAck, Decision, Membership, Operation, OperationDocument
 from app.templates.models import Template, TemplateUse, TemplateVersion
 
 __all__ = [
     "Appraisal", "Commendation",
+    "Escalation", "EscalationAttachment", "EscalationGroup", "EscalationHistory", "LiveEvent",
     "AuditEvent", "AuthSession", "BriefingAck", "Decision", "LoginFailure", "Membership", "Operation",
     "OperationDocument", "SpentRefreshToken", "Template", "TemplateUse", "TemplateVersion", "User",
 ]

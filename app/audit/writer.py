@@ -58,6 +58,8 @@ class AuditAction(StrEnum):
     ESCALATION_MERGED = "escalation.merged"
     ESCALATION_SPLIT = "escalation.split"
     ESCALATION_ATTACHMENT_VIEWED = "escalation.attachment_viewed"
+    ESCALATION_ASSIGNED = "escalation.assigned"
+    ESCALATION_NOTE_ADDED = "escalation.note_added"
     PUSH_SUBSCRIBED = "push.subscribed"
     PUSH_UNSUBSCRIBED = "push.unsubscribed"
     PUSH_SUBSCRIPTION_EXPIRED = "push.subscription_expired"

@@ -1,17 +1,29 @@
 """Live events for the operation stream (Server-Sent Events).
 
-`publish()` queues an event on the session; it is stored and delivered only if that transaction commits.
-The escalations work implements storage (for Last-Event-ID replay), the in-process hub (SQLite) and
-PostgreSQL LISTEN/NOTIFY fan-out between app instances.
+`publish()` queues an event on the session; it is stored and delivered only if that transaction commits:
+
+- just before commit the queued events are inserted into `live_event` (same transaction), which gives
+  each its id (the SSE `id:`, replayed after `Last-Event-ID`);
+- on PostgreSQL the same transaction runs `pg_notify`, which the server delivers only on commit, to every
+  app instance LISTENing (see `app.live.hub`), so several instances share events without a broker;
+- on SQLite (one process) the events go to the in-process hub right after commit.
 """
 
+import json
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import event, insert, text
 from sqlmodel import Session
 
+from app.core.types import utcnow
+
 _PENDING = "live_pending"
+_COMMITTED = "live_committed"
+NOTIFY_CHANNEL = "parley_live"
+# PostgreSQL refuses NOTIFY payloads of 8000 bytes or more; bigger events travel by id and are read back.
+_NOTIFY_MAX = 7900
 
 
 @dataclass(frozen=True)
@@ -34,8 +46,74 @@ class Audience:
     def users(cls, user_ids) -> "Audience":
         return cls("users", frozenset(str(u) for u in user_ids))
 
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "user_ids": sorted(self.user_ids)}
 
-def publish(session: Session, *, operation_id: uuid.UUID, type: str, data: dict[str, Any], audience: Audience) -> None:
+
+def may_see(audience: dict[str, Any], *, user_id: str, command: bool) -> bool:
+    """The one audience rule, used for live delivery and for replay alike."""
+    kind = audience.get("kind")
+    if kind == "members" or command:
+        return True
+    return kind == "users" and user_id in audience.get("user_ids", ())
+
+
+def publish(
+    session: Session, *, operation_id: uuid.UUID, type: str, data: dict[str, Any], audience: Audience
+) -> None:
     session.info.setdefault(_PENDING, []).append(
         {"operation_id": str(operation_id), "type": type, "data": data, "audience": audience}
     )
+
+
+def _store(session: Session) -> None:
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    from app.live.models import LiveEvent  # the table lives with the live stream; imported late (cycle)
+
+    connection = session.connection()
+    rows = [
+        {
+            "operation_id": uuid.UUID(item["operation_id"]),
+            "type": item["type"],
+            "data": item["data"],
+            "audience": item["audience"].to_json(),
+            "created_at": utcnow(),
+        }
+        for item in pending
+    ]
+    stored = []
+    for row in rows:  # one by one: the id of each is needed, and an event batch is a handful at most
+        event_id = connection.execute(insert(LiveEvent).values(**row).returning(LiveEvent.id)).scalar_one()
+        stored.append({**row, "id": event_id, "operation_id": str(row["operation_id"])})
+    if connection.dialect.name == "postgresql":
+        for item in stored:
+            payload = json.dumps(item, separators=(",", ":"), default=str)
+            if len(payload.encode()) > _NOTIFY_MAX:
+                payload = json.dumps({"id": item["id"]})
+            connection.execute(
+                text("SELECT pg_notify(:channel, :payload)"), {"channel": NOTIFY_CHANNEL, "payload": payload}
+            )
+    else:
+        session.info[_COMMITTED] = stored
+
+
+@event.listens_for(Session, "before_commit")
+def _store_before_commit(session: Session) -> None:
+    _store(session)
+
+
+@event.listens_for(Session, "after_commit")
+def _deliver_after_commit(session: Session) -> None:
+    stored = session.info.pop(_COMMITTED, None)
+    if stored:
+        from app.live.hub import hub
+
+        hub.dispatch(stored)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_on_rollback(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+    session.info.pop(_COMMITTED, None)

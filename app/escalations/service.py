@@ -1,0 +1,1056 @@
+"""Rumour escalations: report, group, triage, rule, tell the reporters; photos; debrief figures.
+
+Every write in an operation's escalations takes that operation's escalation lock first (PostgreSQL: a
+transaction advisory lock; SQLite: writers are already serialised by BEGIN IMMEDIATE). So grouping sees
+every report committed before it, a repeated client_id finds the first, and merges cannot deadlock.
+"""
+
+import hashlib
+import json
+import uuid
+import zlib
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from app.audit.writer import AuditAction, record
+from app.auth.models import User
+from app.core.config import Settings
+from app.core.errors import Conflict, Forbidden, Invalid, NotFound
+from app.core.events import Audience, publish
+from app.core.permissions import Permission
+from app.core.types import iso, utcnow
+from app.escalations import grouping, photos
+from app.escalations.models import Escalation, EscalationAttachment, EscalationGroup, EscalationHistory
+from app.escalations.schemas import (
+    AttachmentPublic,
+    EscalationCreate,
+    EscalationDetail,
+    EscalationPublic,
+    GroupPublic,
+    HistoryEntry,
+    TransitionIn,
+)
+from app.escalations.storage import get_storage
+from app.escalations.workflow import (
+    Category,
+    EscalationStatus,
+    Outcome,
+    check_transition,
+    most_severe,
+    priority,
+)
+from app.operations.access import OperationAccess, membership_of, operation_access
+
+OPERATION_LOCK_NAMESPACE = 7_261_004
+CANDIDATE_LIMIT = 1000  # most recent reports compared by text; older ones are outside the window anyway
+MAX_PHOTOS = 5
+FUTURE_SLACK = timedelta(minutes=5)  # phone clocks drift; further ahead than this is an error
+LIST_LIMIT = 500
+
+
+# --- loading and locking ---------------------------------------------------------------------------------
+
+
+def _lock_operation(session: Session, operation_id: uuid.UUID) -> None:
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        key = zlib.crc32(operation_id.bytes) - 2**31  # int4 range
+        connection.execute(
+            text("SELECT pg_advisory_xact_lock(:namespace, :key)"),
+            {"namespace": OPERATION_LOCK_NAMESPACE, "key": key},
+        )
+
+
+def _visible(
+    session: Session, *, actor: User, escalation_id: uuid.UUID
+) -> tuple[Escalation, OperationAccess]:
+    """404 unless the caller may see this report: command of its operation, or its reporter."""
+    escalation = session.get(Escalation, escalation_id)
+    if escalation is None:
+        raise NotFound("Escalation not found.")
+    try:
+        access = operation_access(session, actor=actor, operation_id=escalation.operation_id)
+    except NotFound:
+        raise NotFound("Escalation not found.") from None
+    if not access.can(Permission.ESCALATION_VIEW_ALL) and escalation.reporter_id != actor.id:
+        raise NotFound("Escalation not found.")
+    return escalation, access
+
+
+def _for_triage(
+    session: Session, *, actor: User, escalation_id: uuid.UUID
+) -> tuple[Escalation, OperationAccess]:
+    escalation, access = _visible(session, actor=actor, escalation_id=escalation_id)
+    access.ensure(Permission.ESCALATION_TRIAGE)
+    access.ensure_open()
+    _lock_operation(session, escalation.operation_id)
+    session.refresh(escalation)  # the lock may have waited for a merge that moved this report
+    return escalation, access
+
+
+def _group(session: Session, group_id: uuid.UUID) -> EscalationGroup:
+    group = session.get(EscalationGroup, group_id, populate_existing=True)
+    assert group is not None  # every report has a group (foreign key)
+    return group
+
+
+def _group_by_reference(
+    session: Session, *, operation_id: uuid.UUID, reference: uuid.UUID, field: str
+) -> EscalationGroup:
+    """A group named by its own id or by the id of any report in it, in the same operation."""
+    group = session.get(EscalationGroup, reference)
+    if group is None:
+        escalation = session.get(Escalation, reference)
+        group = session.get(EscalationGroup, escalation.group_id) if escalation else None
+    while group is not None and group.merged_into_id is not None:
+        group = session.get(EscalationGroup, group.merged_into_id)
+    if group is None or group.operation_id != operation_id:
+        raise Invalid(f"{field}: no such rumour group in this operation.")
+    return group
+
+
+# --- views -----------------------------------------------------------------------------------------------
+
+
+def _attachments(
+    session: Session, escalation_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[AttachmentPublic]]:
+    found: dict[uuid.UUID, list[AttachmentPublic]] = defaultdict(list)
+    if not escalation_ids:
+        return found
+    rows = session.scalars(
+        select(EscalationAttachment)
+        .where(EscalationAttachment.escalation_id.in_(escalation_ids))
+        .order_by(EscalationAttachment.created_at)
+    ).all()
+    for row in rows:
+        found[row.escalation_id].append(_attachment_public(row))
+    return found
+
+
+def _attachment_public(row: EscalationAttachment) -> AttachmentPublic:
+    return AttachmentPublic.model_validate(row).model_copy(
+        update={"url": f"/api/v1/escalations/{row.escalation_id}/attachments/{row.id}"}
+    )
+
+
+def _public(
+    escalation: Escalation,
+    group: EscalationGroup,
+    *,
+    reporter_name: str | None = None,
+    attachments: list[AttachmentPublic] | None = None,
+) -> EscalationPublic:
+    return EscalationPublic(
+        id=escalation.id,
+        operation_id=escalation.operation_id,
+        client_id=escalation.client_id,
+        reporter_id=escalation.reporter_id,
+        reporter_name=reporter_name,
+        summary=escalation.summary,
+        category=escalation.category,
+        source_url=escalation.source_url,
+        lat=escalation.lat,
+        lon=escalation.lon,
+        accuracy_m=escalation.accuracy_m,
+        observed_at=escalation.observed_at,
+        created_at=escalation.created_at,
+        updated_at=escalation.updated_at,
+        status=group.status,
+        outcome=group.outcome,
+        ruling_note=group.ruling_note,
+        counter_template_id=group.counter_template_id,
+        group_id=group.id,
+        group_size=group.size,
+        duplicate_of=group.duplicate_of_id,
+        resolved_at=group.resolved_at,
+        attachments=attachments or [],
+    )
+
+
+def _publics(session: Session, rows: list[tuple[Escalation, EscalationGroup]]) -> list[EscalationPublic]:
+    attachments = _attachments(session, [e.id for e, _ in rows])
+    names = _names(session, {e.reporter_id for e, _ in rows})
+    return [
+        _public(e, g, reporter_name=names.get(e.reporter_id), attachments=attachments.get(e.id))
+        for e, g in rows
+    ]
+
+
+def _names(session: Session, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    if not user_ids:
+        return {}
+    return dict(session.execute(select(User.id, User.display_name).where(User.id.in_(user_ids))).all())
+
+
+def _group_public(group: EscalationGroup, members: list[EscalationPublic], now: datetime) -> GroupPublic:
+    summary = next((m.summary for m in members if m.summary), None)
+    return GroupPublic(
+        id=group.id,
+        operation_id=group.operation_id,
+        status=group.status,
+        outcome=group.outcome,
+        category=group.category,
+        size=group.size,
+        summary=summary,
+        first_reported_at=group.first_reported_at,
+        latest_reported_at=group.latest_reported_at,
+        assignee_id=group.assignee_id,
+        ruling_note=group.ruling_note,
+        counter_template_id=group.counter_template_id,
+        duplicate_of=group.duplicate_of_id,
+        acknowledged_at=group.acknowledged_at,
+        resolved_at=group.resolved_at,
+        updated_at=group.updated_at,
+        priority=priority(
+            size=group.size,
+            category=group.category,
+            status=group.status,
+            first_reported_at=group.first_reported_at,
+            now=now,
+        ),
+        members=members,
+    )
+
+
+def _members(session: Session, groups: list[EscalationGroup]) -> dict[uuid.UUID, list[EscalationPublic]]:
+    by_id = {g.id: g for g in groups}
+    if not by_id:
+        return {}
+    rows = session.scalars(
+        select(Escalation)
+        .where(Escalation.group_id.in_(list(by_id)))
+        .order_by(Escalation.created_at, Escalation.id)
+    ).all()
+    members: dict[uuid.UUID, list[EscalationPublic]] = defaultdict(list)
+    for public in _publics(session, [(e, by_id[e.group_id]) for e in rows]):
+        members[public.group_id].append(public)
+    return members
+
+
+def _announce(session: Session, *, group: EscalationGroup, escalations: list[Escalation], type_: str) -> None:
+    """One live event per report, to its reporter (and so to command): an officer hears of their own
+    reports only, even when the group holds other officers' text."""
+    for escalation in escalations:
+        publish(
+            session,
+            operation_id=escalation.operation_id,
+            type=type_,
+            data=_public(escalation, group).model_dump(mode="json"),
+            audience=Audience.users([escalation.reporter_id]),
+        )
+
+
+def _history(
+    session: Session,
+    *,
+    group: EscalationGroup,
+    actor: User | None,
+    action: str,
+    escalation: Escalation | None = None,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    outcome: str | None = None,
+    note: str | None = None,
+    details: dict | None = None,
+) -> None:
+    session.add(
+        EscalationHistory(
+            group_id=group.id,
+            escalation_id=escalation.id if escalation else None,
+            actor_id=actor.id if actor else None,
+            action=action,
+            from_status=from_status,
+            to_status=to_status,
+            outcome=outcome,
+            note=note,
+            details=details or {},
+        )
+    )
+
+
+def _touch_members(session: Session, group_id: uuid.UUID, now: datetime) -> list[Escalation]:
+    """Members changed with their group: their updated_at moves, so `?since=` polling sees them."""
+    session.execute(update(Escalation).where(Escalation.group_id == group_id).values(updated_at=now))
+    return list(
+        session.scalars(
+            select(Escalation)
+            .where(Escalation.group_id == group_id)
+            .order_by(Escalation.created_at)
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
+# --- report ----------------------------------------------------------------------------------------------
+
+
+def _fingerprint(operation_id: uuid.UUID, data: EscalationCreate) -> str:
+    body = {"operation_id": str(operation_id), **data.model_dump(mode="json")}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _repeat(existing: Escalation, fingerprint: str) -> Escalation:
+    if existing.request_hash != fingerprint:
+        raise Invalid(
+            "This client_id was already used for a different report. Use a new client_id.",
+            errors=[
+                {
+                    "loc": ["body", "client_id"],
+                    "msg": "already used with a different body",
+                    "type": "client_id_reused",
+                }
+            ],
+        )
+    return existing
+
+
+def _by_client_id(session: Session, reporter_id: uuid.UUID, client_id: str) -> Escalation | None:
+    return session.scalar(
+        select(Escalation).where(Escalation.reporter_id == reporter_id, Escalation.client_id == client_id)
+    )
+
+
+def _candidates(
+    session: Session, *, operation_id: uuid.UUID, report: grouping.Report
+) -> list[grouping.Report]:
+    columns = (
+        Escalation.group_id,
+        Escalation.text_key,
+        Escalation.link_key,
+        Escalation.short_link_key,
+        Escalation.reported_at,
+        Escalation.lat,
+        Escalation.lon,
+    )
+    found: list[Any] = []
+    links = [key for key in (report.link_key, report.short_link_key) if key]
+    if links:
+        found += session.execute(
+            select(*columns)
+            .where(
+                Escalation.operation_id == operation_id,
+                or_(Escalation.link_key.in_(links), Escalation.short_link_key.in_(links)),
+            )
+            .limit(1)
+        ).all()
+    if report.text_key and not found:
+        found += session.execute(
+            select(*columns)
+            .where(
+                Escalation.operation_id == operation_id,
+                Escalation.text_key.is_not(None),
+                Escalation.reported_at >= report.reported_at - grouping.WINDOW,
+                Escalation.reported_at <= report.reported_at + grouping.WINDOW,
+            )
+            .order_by(Escalation.reported_at.desc())
+            .limit(CANDIDATE_LIMIT)
+        ).all()
+    unique = {(row.group_id, row.text_key, row.link_key, row.short_link_key): row for row in found}
+    return [
+        grouping.Report(
+            group_id=r.group_id,
+            text_key=r.text_key,
+            link_key=r.link_key,
+            short_link_key=r.short_link_key,
+            reported_at=r.reported_at,
+            lat=r.lat,
+            lon=r.lon,
+        )
+        for r in unique.values()
+    ]
+
+
+def create_escalation(
+    *, session: Session, actor: User, operation_id: uuid.UUID, data: EscalationCreate
+) -> tuple[EscalationPublic, bool]:
+    """(the report, created?). The same client_id again returns the first report and records nothing."""
+    access = operation_access(
+        session, actor=actor, operation_id=operation_id, permission=Permission.ESCALATION_CREATE
+    )
+    fingerprint = _fingerprint(operation_id, data)
+    _lock_operation(session, operation_id)
+    existing = _by_client_id(session, actor.id, data.client_id)
+    if existing is not None:
+        return _publics(session, [(_repeat(existing, fingerprint), _group(session, existing.group_id))])[
+            0
+        ], False
+    access.ensure_open()
+    now = utcnow()
+    if data.observed_at is not None and data.observed_at > now + FUTURE_SLACK:
+        raise Invalid("observed_at is in the future. Check the phone's clock.")
+    link_key, short_link_key = grouping.link_keys(data.source_url, data.summary)
+    report = grouping.Report(
+        group_id=None,
+        text_key=grouping.text_key(data.summary),
+        link_key=link_key,
+        short_link_key=short_link_key,
+        reported_at=data.observed_at or now,
+        lat=data.lat,
+        lon=data.lon,
+    )
+    match = grouping.best_match(report, _candidates(session, operation_id=operation_id, report=report))
+    category = (data.category or Category.OTHER).value
+    try:
+        with session.begin_nested():  # a concurrent first use of this client_id elsewhere: see below
+            group = (
+                _group(session, match.group_id)
+                if match
+                else EscalationGroup(
+                    operation_id=operation_id,
+                    category=category,
+                    size=0,
+                    first_reported_at=now,
+                    latest_reported_at=now,
+                )
+            )
+            session.add(group)
+            session.flush()
+            escalation = Escalation(
+                operation_id=operation_id,
+                client_id=data.client_id,
+                reporter_id=actor.id,
+                group_id=group.id,
+                summary=data.summary,
+                category=category,
+                source_url=data.source_url,
+                lat=data.lat,
+                lon=data.lon,
+                accuracy_m=data.accuracy_m,
+                observed_at=data.observed_at,
+                reported_at=report.reported_at,
+                text_key=report.text_key,
+                link_key=link_key,
+                short_link_key=short_link_key,
+                request_hash=fingerprint,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(escalation)
+            session.flush()
+    except IntegrityError:
+        existing = _by_client_id(session, actor.id, data.client_id)
+        if existing is None:
+            raise
+        return _publics(session, [(_repeat(existing, fingerprint), _group(session, existing.group_id))])[
+            0
+        ], False
+    group.size += 1
+    group.category = most_severe(group.category, category)
+    group.latest_reported_at, group.updated_at = now, now
+    session.add(group)
+    _history(
+        session,
+        group=group,
+        actor=actor,
+        action="created",
+        escalation=escalation,
+        to_status=group.status,
+        details={"grouped_by": match.reason if match else None, "score": match.score if match else None},
+    )
+    record(
+        session,
+        actor=actor,
+        action=AuditAction.ESCALATION_CREATED,
+        operation_id=operation_id,
+        target_type="escalation",
+        target_id=escalation.id,
+        details={
+            "client_id": data.client_id,
+            "group_id": str(group.id),
+            "category": category,
+            "grouped_by": match.reason if match else None,
+            "has_link": bool(data.source_url),
+            "has_location": data.lat is not None,
+        },
+    )
+    session.flush()
+    _announce(session, group=group, escalations=[escalation], type_="escalation.created")
+    if group.status == EscalationStatus.RESOLVED:  # already ruled on: tell this officer at once
+        _tell_reporters(session, group=group, escalations=[escalation])
+    return _publics(session, [(escalation, group)])[0], True
+
+
+# --- photos ----------------------------------------------------------------------------------------------
+
+
+def add_photo(
+    *, session: Session, settings: Settings, actor: User, escalation_id: uuid.UUID, raw: bytes
+) -> tuple[AttachmentPublic, bool]:
+    """Only the reporter adds photos to a report. The same photo again returns the first (the outbox
+    retries uploads)."""
+    escalation, access = _visible(session, actor=actor, escalation_id=escalation_id)
+    if escalation.reporter_id != actor.id:
+        raise Forbidden("Only the officer who made the report can add photos to it.")
+    access.ensure_open()
+    photo = photos.clean_photo(raw, max_bytes=min(settings.max_upload_bytes, photos.MAX_BYTES))
+    existing = session.scalar(
+        select(EscalationAttachment).where(
+            EscalationAttachment.escalation_id == escalation.id,
+            EscalationAttachment.original_sha256 == photo.original_sha256,
+        )
+    )
+    if existing is not None:
+        return _attachment_public(existing), False
+    count = session.scalar(
+        select(func.count())
+        .select_from(EscalationAttachment)
+        .where(EscalationAttachment.escalation_id == escalation.id)
+    )
+    if count >= MAX_PHOTOS:
+        raise Conflict(f"A report holds at most {MAX_PHOTOS} photos.")
+    attachment = EscalationAttachment(
+        escalation_id=escalation.id,
+        storage_key="",
+        content_type=photo.content_type,
+        width=photo.width,
+        height=photo.height,
+        size_bytes=len(photo.data),
+        original_sha256=photo.original_sha256,
+        sha256=photo.sha256,
+        uploaded_by=actor.id,
+    )
+    attachment.storage_key = f"{escalation.operation_id}/{attachment.id}.{photo.extension}"
+    get_storage(settings).put(attachment.storage_key, photo.data)
+    session.add(attachment)
+    escalation.updated_at = utcnow()
+    session.add(escalation)
+    record(
+        session,
+        actor=actor,
+        action=AuditAction.ESCALATION_ATTACHMENT_ADDED,
+        operation_id=escalation.operation_id,
+        target_type="escalation",
+        target_id=escalation.id,
+        details={
+            "attachment_id": str(attachment.id),
+            "content_type": photo.content_type,
+            "width": photo.width,
+            "height": photo.height,
+            "sha256": photo.sha256,
+        },
+    )
+    session.flush()
+    _announce(
+        session,
+        group=_group(session, escalation.group_id),
+        escalations=[escalation],
+        type_="escalation.updated",
+    )
+    return _attachment_public(attachment), True
+
+
+def read_photo(
+    *, session: Session, settings: Settings, actor: User, escalation_id: uuid.UUID, attachment_id: uuid.UUID
+) -> tuple[bytes, str]:
+    escalation, _access = _visible(session, actor=actor, escalation_id=escalation_id)
+    attachment = session.get(EscalationAttachment, attachment_id)
+    if attachment is None or attachment.escalation_id != escalation.id:
+        raise NotFound("Photo not found.")
+    try:
+        data = get_storage(settings).get(attachment.storage_key)
+    except FileNotFoundError:
+        raise NotFound("The photo file is missing from storage.") from None
+    record(
+        session,
+        actor=actor,
+        action=AuditAction.ESCALATION_ATTACHMENT_VIEWED,
+        operation_id=escalation.operation_id,
+        target_type="escalation",
+        target_id=escalation.id,
+        details={"attachment_id": str(attachment.id)},
+    )
+    return data, attachment.content_type
+
+
+# --- reading ---------------------------------------------------------------------------------------------
+
+
+def list_escalations(
+    *,
+    session: Session,
+    actor: User,
+    operation_id: uuid.UUID,
+    status: EscalationStatus | None,
+    since: datetime | None,
+    limit: int = LIST_LIMIT,
+) -> list[EscalationPublic]:
+    """Command: every report, newest first. Officers: their own, with their outcomes."""
+    access = operation_access(session, actor=actor, operation_id=operation_id)
+    query = (
+        select(Escalation, EscalationGroup)
+        .join(EscalationGroup, EscalationGroup.id == Escalation.group_id)
+        .where(Escalation.operation_id == operation_id)
+    )
+    if not access.can(Permission.ESCALATION_VIEW_ALL):
+        access.ensure(Permission.ESCALATION_CREATE)
+        query = query.where(Escalation.reporter_id == actor.id)
+    if status is not None:
+        query = query.where(EscalationGroup.status == status.value)
+    if since is not None:
+        query = query.where(Escalation.updated_at >= since)
+    rows = session.execute(query.order_by(Escalation.created_at.desc(), Escalation.id).limit(limit)).all()
+    return _publics(session, [(e, g) for e, g in rows])
+
+
+def queue(
+    *,
+    session: Session,
+    actor: User,
+    operation_id: uuid.UUID,
+    status: EscalationStatus | None,
+    since: datetime | None,
+    limit: int = LIST_LIMIT,
+) -> list[GroupPublic]:
+    """Bronze's queue: one row per rumour, highest priority first, every report in it listed."""
+    operation_access(
+        session, actor=actor, operation_id=operation_id, permission=Permission.ESCALATION_VIEW_ALL
+    )
+    query = select(EscalationGroup).where(
+        EscalationGroup.operation_id == operation_id, EscalationGroup.merged_into_id.is_(None)
+    )
+    if status is not None:
+        query = query.where(EscalationGroup.status == status.value)
+    if since is not None:
+        query = query.where(EscalationGroup.updated_at >= since)
+    groups = list(session.scalars(query.order_by(EscalationGroup.updated_at.desc()).limit(limit)))
+    members, now = _members(session, groups), utcnow()
+    rows = [_group_public(g, members.get(g.id, []), now) for g in groups]
+    return sorted(rows, key=lambda row: (-row.priority, row.first_reported_at))
+
+
+def get_escalation(*, session: Session, actor: User, escalation_id: uuid.UUID) -> EscalationDetail:
+    escalation, access = _visible(session, actor=actor, escalation_id=escalation_id)
+    group = _group(session, escalation.group_id)
+    command = access.can(Permission.ESCALATION_VIEW_ALL)
+    entries = session.scalars(
+        select(EscalationHistory)
+        .where(or_(EscalationHistory.group_id == group.id, EscalationHistory.escalation_id == escalation.id))
+        .order_by(EscalationHistory.at, EscalationHistory.id)
+    ).all()
+    public = _publics(session, [(escalation, group)])[0]
+    if command:
+        names = _names(session, {e.actor_id for e in entries if e.actor_id})
+        history = [
+            HistoryEntry(
+                at=e.at,
+                action=e.action,
+                actor_id=e.actor_id,
+                actor_name=names.get(e.actor_id),
+                escalation_id=e.escalation_id,
+                from_status=e.from_status,
+                to_status=e.to_status,
+                outcome=e.outcome,
+                note=e.note,
+                details=e.details,
+            )
+            for e in entries
+        ]
+        group_view = _group_public(group, _members(session, [group]).get(group.id, []), utcnow())
+        return EscalationDetail(**public.model_dump(), history=history, group=group_view)
+    # Officers see what happened to their report, not command's working notes or who else reported it.
+    history = [
+        HistoryEntry(
+            at=e.at,
+            action=e.action,
+            actor_id=None,
+            escalation_id=escalation.id,
+            from_status=e.from_status,
+            to_status=e.to_status,
+            outcome=e.outcome,
+            note=e.note if e.to_status == EscalationStatus.RESOLVED else None,
+            details={},
+        )
+        for e in entries
+        if e.action == "transitioned" or (e.action == "created" and e.escalation_id == escalation.id)
+    ]
+    return EscalationDetail(**public.model_dump(), history=history, group=None)
+
+
+# --- triage ----------------------------------------------------------------------------------------------
+
+
+def _check_assignee(session: Session, *, operation_id: uuid.UUID, assignee_id: uuid.UUID | None) -> None:
+    if assignee_id is not None and membership_of(session, operation_id, assignee_id) is None:
+        raise Invalid("assignee_id: that person is not a member of this operation.")
+
+
+def _counter_template(session: Session, *, template_id: uuid.UUID, operation_id: uuid.UUID) -> None:
+    from app.templates import service as template_service
+
+    try:
+        template_service.get_template_for_counter_message(
+            session, template_id=template_id, operation_id=operation_id
+        )
+    except NotFound:
+        raise Invalid("counter_template_id: no such template in this operation's library.") from None
+
+
+def transition(
+    *, session: Session, actor: User, escalation_id: uuid.UUID, data: TransitionIn
+) -> EscalationDetail:
+    """Acts on the whole group: resolving a group resolves every report in it and tells each reporter."""
+    escalation, access = _for_triage(session, actor=actor, escalation_id=escalation_id)
+    group = _group(session, escalation.group_id)
+    check_transition(group.status, data.to, data.outcome)
+    resolving = data.to == EscalationStatus.RESOLVED
+    if not resolving and (data.duplicate_of or data.counter_template_id):
+        raise Invalid("duplicate_of and counter_template_id are given only when resolving.")
+    duplicate_of = None
+    if data.outcome == Outcome.DUPLICATE:
+        if data.duplicate_of is None:
+            raise Invalid("duplicate_of: name the rumour this one duplicates.")
+        duplicate_of = _group_by_reference(
+            session, operation_id=group.operation_id, reference=data.duplicate_of, field="duplicate_of"
+        )
+        if duplicate_of.id == group.id:
+            raise Invalid("duplicate_of: a rumour cannot duplicate itself.")
+    elif data.duplicate_of is not None:
+        raise Invalid("duplicate_of is given only with the outcome duplicate.")
+    counter_template_id = data.counter_template_id or (
+        duplicate_of.counter_template_id if duplicate_of else None
+    )
+    if data.counter_template_id is not None:
+        _counter_template(session, template_id=data.counter_template_id, operation_id=group.operation_id)
+    _check_assignee(session, operation_id=group.operation_id, assignee_id=data.assignee_id)
+    now, previous = utcnow(), group.status
+    group.status, group.updated_at = data.to, now
+    group.acknowledged_at = group.acknowledged_at or now  # ruling straight away also acknowledges
+    if data.assignee_id is not None:
+        group.assignee_id = data.assignee_id
+    if resolving:
+        group.outcome, group.ruling_note, group.resolved_at, group.resolved_by = (
+            data.outcome,
+            data.note,
+            now,
+            actor.id,
+        )
+        group.counter_template_id = counter_template_id
+        group.duplicate_of_id = duplicate_of.id if duplicate_of else None
+    session.add(group)
+    _history(
+        session,
+        group=group,
+        actor=actor,
+        action="transitioned",
+        escalation=escalation,
+        from_status=previous,
+        to_status=data.to,
+        outcome=data.outcome,
+        note=data.note,
+        details={"assignee_id": str(data.assignee_id) if data.assignee_id else None},
+    )
+    members = _touch_members(session, group.id, now)
+    record(
+        session,
+        actor=actor,
+        action=AuditAction.ESCALATION_TRANSITIONED,
+        operation_id=group.operation_id,
+        target_type="escalation_group",
+        target_id=group.id,
+        details={
+            "escalation_id": str(escalation.id),
+            "from": previous,
+            "to": data.to,
+            "outcome": data.outcome,
+            "note": data.note,
+            "members": [str(m.id) for m in members],
+            "duplicate_of": str(duplicate_of.id) if duplicate_of else None,
+            "counter_template_id": str(counter_template_id) if counter_template_id else None,
+            "assignee_id": str(data.assignee_id) if data.assignee_id else None,
+        },
+    )
+    session.flush()
+    _announce(session, group=group, escalations=members, type_="escalation.updated")
+    if resolving:
+        _tell_reporters(session, group=group, escalations=members)
+    return get_escalation(session=session, actor=actor, escalation_id=escalation.id)
+
+
+def assign(
+    *,
+    session: Session,
+    actor: User,
+    escalation_id: uuid.UUID,
+    assignee_id: uuid.UUID | None,
+    note: str | None,
+) -> EscalationDetail:
+    escalation, _access = _for_triage(session, actor=actor, escalation_id=escalation_id)
+    group = _group(session, escalation.group_id)
+    _check_assignee(session, operation_id=group.operation_id, assignee_id=assignee_id)
+    previous, group.assignee_id, group.updated_at = group.assignee_id, assignee_id, utcnow()
+    session.add(group)
+    _history(
+        session,
+        group=group,
+        actor=actor,
+        action="assigned",
+        escalation=escalation,
+        note=note,
+        details={"assignee_id": str(assignee_id) if assignee_id else None},
+    )
+    record(
+        session,
+        actor=actor,
+        action=AuditAction.ESCALATION_ASSIGNED,
+        operation_id=group.operation_id,
+        target_type="escalation_group",
+        target_id=group.id,
+        details={
+            "from": str(previous) if previous else None,
+            "to": str(assignee_id) if assignee_id else None,
+            "note": note,
+        },
+    )
+    session.flush()
+    return get_escalation(session=session, actor=actor, escalation_id=escalation.id)
+
+
+def add_note(*, session: Session, actor: User, escalation_id: uuid.UUID, note: str) -> EscalationDetail:
+    escalation, _access = _for_triage(session, actor=actor, escalation_id=escalation_id)
+    group = _group(session, escalation.group_id)
+    group.updated_at = utcnow()
+    session.add(group)
+    _history(session, group=group, actor=actor, action="noted", escalation=escalation, note=note)
+    record(
+        session,
+        actor=actor,
+        action=AuditAction.ESCALATION_NOTE_ADDED,
+        operation_id=group.operation_id,
+        target_type="escalation_group",
+        target_id=group.id,
+        details={"note": note},
+    )
+    session.flush()
+    return get_escalation(session=session, actor=actor, escalation_id=escalation.id)
+
+
+def _refresh_span(session: Session, group: EscalationGroup) -> None:
+    """Size, first/latest report and category from the members (after a merge or split)."""
+    rows = session.execute(
+        select(Escalation.created_at, Escalation.category).where(Escalation.group_id == group.id)
+    ).all()
+    group.size = len(rows)
+    if rows:
+        group.first_reported_at = min(r.created_at for r in rows)
+        group.latest_reported_at = max(r.created_at for r in rows)
+        category = Category.OTHER.value
+        for row in rows:
+            category = most_severe(category, row.category)
+        group.category = category
+
+
+def merge(
+    *, session: Session, actor: User, escalation_id: uuid.UUID, into: uuid.UUID, note: str | None
+) -> EscalationDetail:
+    """Bronze joins two groups that are one rumour. The target keeps its state; every report stays."""
+    escalation, _access = _for_triage(session, actor=actor, escalation_id=escalation_id)
+    source = _group(session, escalation.group_id)
+    target = _group_by_reference(session, operation_id=source.operation_id, reference=into, field="into")
+    if target.id == source.id:
+        raise Conflict("These reports are already in one group.")
+    if EscalationStatus.RESOLVED in (source.status, target.status):
+        raise Conflict("A ruled rumour cannot be merged; resolve the other as its duplicate instead.")
+    now = utcnow()
+    moved = list(session.scalars(select(Escalation.id).where(Escalation.group_id == source.id)))
+    session.execute(
+        update(Escalation).where(Escalation.group_id == source.id).values(group_id=target.id, updated_at=now)
+    )
+    source.merged_into_id, source.size, source.updated_at = target.id, 0, now
+    _refresh_span(session, target)
+    target.updated_at = now
+    session.add_all([source, target])
+    for group, action in ((source, "merged_away"), (target, "merged")):
+        _history(
+            session,
+            group=group,
+            actor=actor,
+            action=action,
+            note=note,
+            details={
+                "from_group": str(source.id),
+                "into_group": str(target.id),
+                "moved": [str(i) for i in moved],
+            },
+        )
+    record(
+        session,
+        actor=actor,
+        action=AuditAction.ESCALATION_MERGED,
+        operation_id=target.operation_id,
+        target_type="escalation_group",
+        target_id=target.id,
+        details={
+            "from_group": str(source.id),
+            "into_group": str(target.id),
+            "moved": [str(i) for i in moved],
+            "note": note,
+        },
+    )
+    session.flush()
+    members = list(
+        session.scalars(
+            select(Escalation).where(Escalation.id.in_(moved)).execution_options(populate_existing=True)
+        )
+    )
+    _announce(session, group=target, escalations=members, type_="escalation.updated")
+    return get_escalation(session=session, actor=actor, escalation_id=escalation.id)
+
+
+def split(*, session: Session, actor: User, escalation_id: uuid.UUID, note: str | None) -> EscalationDetail:
+    """Take one report out of its group into a new group of its own (grouping got it wrong)."""
+    escalation, _access = _for_triage(session, actor=actor, escalation_id=escalation_id)
+    source = _group(session, escalation.group_id)
+    if source.size <= 1:
+        raise Conflict("This report is already on its own.")
+    if source.status == EscalationStatus.RESOLVED:
+        raise Conflict("A ruled rumour cannot be split; its reporters have been told the outcome.")
+    now = utcnow()
+    alone = EscalationGroup(
+        operation_id=source.operation_id,
+        category=escalation.category,
+        size=1,
+        first_reported_at=escalation.created_at,
+        latest_reported_at=escalation.created_at,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(alone)
+    session.flush()
+    escalation.group_id, escalation.updated_at = alone.id, now
+    session.add(escalation)
+    session.flush()
+    _refresh_span(session, source)
+    source.updated_at = now
+    session.add(source)
+    for group in (source, alone):
+        _history(
+            session,
+            group=group,
+            actor=actor,
+            action="split",
+            escalation=escalation,
+            note=note,
+            details={"from_group": str(source.id), "new_group": str(alone.id)},
+        )
+    record(
+        session,
+        actor=actor,
+        action=AuditAction.ESCALATION_SPLIT,
+        operation_id=source.operation_id,
+        target_type="escalation",
+        target_id=escalation.id,
+        details={"from_group": str(source.id), "new_group": str(alone.id), "note": note},
+    )
+    session.flush()
+    _announce(session, group=alone, escalations=[escalation], type_="escalation.updated")
+    return get_escalation(session=session, actor=actor, escalation_id=escalation.id)
+
+
+# --- the ruling goes back --------------------------------------------------------------------------------
+
+RULING_TITLES = {
+    Outcome.FALSE: "Rumour ruled FALSE",
+    Outcome.TRUE: "Rumour confirmed TRUE",
+    Outcome.UNVERIFIED: "Rumour UNVERIFIED",
+    Outcome.DUPLICATE: "Rumour already reported",
+}
+
+
+def _tell_reporters(session: Session, *, group: EscalationGroup, escalations: list[Escalation]) -> None:
+    """Every officer who reported the rumour gets the ruling in their inbox (and by push), with the
+    counter-message template to use. Their own report shows the outcome too, whatever happens here."""
+    try:
+        from app.notifications import service as notification_service
+
+        send_to_users = notification_service.send_to_users
+    except (ImportError, AttributeError):  # the notifications domain is not installed yet
+        return
+    sender = session.get(User, group.resolved_by) if group.resolved_by else None
+    first_by_reporter: dict[uuid.UUID, Escalation] = {}
+    for escalation in escalations:
+        first_by_reporter.setdefault(escalation.reporter_id, escalation)
+    about = next((e.summary for e in escalations if e.summary), None)
+    body = (f"“{about[:140]}”: " if about else "Your report: ") + (
+        group.ruling_note or "see the ruling in Parley."
+    )
+    for reporter_id, escalation in first_by_reporter.items():
+        send_to_users(
+            session,
+            operation_id=group.operation_id,
+            sender=sender,
+            user_ids=[reporter_id],
+            title=RULING_TITLES[Outcome(group.outcome)],
+            body=body[:1000],
+            urgency="high",
+            url=f"/#/escalations/{escalation.id}",
+            require_ack=False,
+            kind="rumour_ruling",
+            ref={
+                "escalation_id": str(escalation.id),
+                "counter_template_id": str(group.counter_template_id) if group.counter_template_id else None,
+            },
+        )
+
+
+# --- debrief ---------------------------------------------------------------------------------------------
+
+
+def _percentile(values: list[float], fraction: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * fraction
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return round(ordered[low] + (ordered[high] - ordered[low]) * (position - low), 1)
+
+
+def escalation_figures(session: Session, *, operation_id: uuid.UUID) -> dict[str, Any]:
+    """For the debrief. `by_outcome` counts rumours (groups; they sum to `groups`), `by_category` counts
+    reports (they sum to `reports`); times run from a rumour's first report to its acknowledgement and
+    to its ruling, in seconds."""
+    groups = list(
+        session.scalars(
+            select(EscalationGroup).where(
+                EscalationGroup.operation_id == operation_id, EscalationGroup.merged_into_id.is_(None)
+            )
+        )
+    )
+    by_category = {c.value: 0 for c in Category}
+    for category, count in session.execute(
+        select(Escalation.category, func.count())
+        .where(Escalation.operation_id == operation_id)
+        .group_by(Escalation.category)
+    ).all():
+        by_category[category] = count
+    by_outcome = {o.value: 0 for o in Outcome} | {"open": 0}
+    for group in groups:
+        by_outcome[group.outcome or "open"] += 1
+    to_ack = [(g.acknowledged_at - g.first_reported_at).total_seconds() for g in groups if g.acknowledged_at]
+    to_ruling = [(g.resolved_at - g.first_reported_at).total_seconds() for g in groups if g.resolved_at]
+    largest = sorted(groups, key=lambda g: (-g.size, g.first_reported_at))[:5]
+    members = _members(session, largest)
+    return {
+        "reports": sum(by_category.values()),
+        "groups": len(groups),
+        "by_outcome": by_outcome,
+        "by_category": by_category,
+        "time_to_ack_s": {"median": _percentile(to_ack, 0.5), "p90": _percentile(to_ack, 0.9)},
+        "time_to_ruling_s": {"median": _percentile(to_ruling, 0.5), "p90": _percentile(to_ruling, 0.9)},
+        "largest_groups": [
+            {
+                "group_id": str(g.id),
+                "size": g.size,
+                "outcome": g.outcome or "open",
+                "summary": next((m.summary for m in members.get(g.id, []) if m.summary), None),
+                "first_reported_at": iso(g.first_reported_at),
+            }
+            for g in largest
+        ],
+    }
