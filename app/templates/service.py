@@ -785,12 +785,14 @@ def render(
     template = session.get(Template, template_id)
     if template is None or template.operation_id not in (None, access.operation.id):
         raise NotFound("Template not found.")
+    # A retried offline render is answered with what was recorded, even if the template has since been
+    # retired or has expired: the officer's phone must learn that its queued use went out.
+    if (earlier := _replay(session, actor, data.client_id)) is not None:
+        return _same_request(earlier, template.id, access.operation.id), True
     live = session.get(TemplateVersion, template.live_version_id) if template.live_version_id else None
     if not is_library_staff(actor, access.op_role) and not _officer_may_see(template, live):
         raise NotFound("Template not found.")
     ensure_may_render(session, access=access)
-    if (earlier := _replay(session, actor, data.client_id)) is not None:
-        return _same_request(earlier, template.id, access.operation.id), True
     reason = unusable_reason(template, live, access.operation)
     if reason is not None:
         raise Conflict(reason)
