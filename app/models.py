@@ -5,12 +5,14 @@ from app.auth.models import AuthSession, LoginFailure, SpentRefreshToken, User
 from app.debrief.models import Appraisal, Commendation
 from app.escalations.models import Escalation, EscalationAttachment, EscalationGroup, EscalationHistory
 from app.live.models import LiveEvent
+from app.notifications.models import Notification, NotificationRecipient, PushDelivery, PushSubscription
 from app.operations.models import BriefingAck, Decision, Membership, Operation, OperationDocument
 from app.templates.models import Template, TemplateUse, TemplateVersion
 
 __all__ = [
     "Appraisal", "Commendation",
     "Escalation", "EscalationAttachment", "EscalationGroup", "EscalationHistory", "LiveEvent",
+    "Notification", "NotificationRecipient", "PushDelivery", "PushSubscription",
     "AuditEvent", "AuthSession", "BriefingAck", "Decision", "LoginFailure", "Membership", "Operation",
     "OperationDocument", "SpentRefreshToken", "Template", "TemplateUse", "TemplateVersion", "User",
 ]
