@@ -15,6 +15,7 @@ from app.operations import service as operation_service
 from app.operations.access import OperationAccess, membership_of
 from app.operations.models import Operation
 from app.operations.schemas import OperationCreate, OperationUpdate
+from app.templates import demo as template_demo
 
 DEMO_OPERATION = "Op Lantern: city centre march (demo)"
 # service number, name, global role, password, operation role, group
@@ -74,6 +75,8 @@ def load(settings: Settings) -> str:
         users = {number: _user(session, settings, number, name, role, password)
                  for number, name, role, password, _op_role, _group in DEMO_USERS}
         operation = _live_operation(session, users)
+        template_demo.load(session, operation=operation, comms=users["C4001"], gold=users["G3001"],
+                           bronze=users["B2001"])
         lines = [f"Demo data ready. Live operation: {operation.name}", "",
                  "Demo accounts (service number / password / role):"]
         lines += [f"  {number:<6} {password:<18} {role:<8} {name}"
