@@ -1,6 +1,7 @@
 """The `parley` command."""
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -103,14 +104,70 @@ def demo() -> None:
 
 @audit_cli.command("verify")
 def audit_verify() -> None:
-    """Check the whole chain in the database; exit 1 on the first bad event."""
+    """Check the whole chain in the database and against the signed checkpoints; exit 1 on the first bad event."""
     from app.audit.service import verify_chain
     from app.core.db import session_scope
 
     with session_scope() as session:
-        verdict = verify_chain(session)
+        verdict = verify_chain(session, get_settings())
     typer.echo(verdict.model_dump_json(indent=2))
     raise typer.Exit(0 if verdict.ok else 1)
+
+
+@audit_cli.command("verify-export")
+def audit_verify_export(
+    file: Annotated[Path, typer.Argument(help="the export (.jsonl or .csv)", exists=True, dir_okay=False)],
+    public_key: Annotated[str, typer.Option("--public-key", help="the audit public key, or a file holding it")],
+    manifest: Annotated[Path | None, typer.Option("--manifest", help="the manifest (needed for CSV)",
+                                                  exists=True, dir_okay=False)] = None,
+) -> None:
+    """Verify an export offline: signature, byte hash, every event's hash, continuity. No database needed."""
+    from app.audit.offline import load_public_key, verify_export
+
+    try:
+        key = load_public_key(public_key)
+    except ValueError as exc:
+        typer.echo(f"FAILED\n  - {exc}", err=True)
+        raise typer.Exit(2) from exc
+    verdict = verify_export(file, key, manifest)
+    typer.echo(verdict.summary())
+    raise typer.Exit(0 if verdict.ok else 1)
+
+
+@audit_cli.command("public-key")
+def audit_public_key() -> None:
+    """Print the audit public key (base64url, raw Ed25519) for out-of-band distribution to auditors."""
+    from app.audit import signing
+
+    settings = get_settings()
+    typer.echo(signing.public_key_b64(settings))
+    typer.echo(f"key id {signing.current_key_id(settings)}", err=True)
+
+
+@audit_cli.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign a checkpoint of the chain head now (the server also does so every minute and on shutdown)."""
+    from app.audit.checkpoints import write_checkpoint
+
+    row = write_checkpoint(get_settings())
+    typer.echo(f"checkpoint at seq {row.seq}" if row else "no new events since the last checkpoint")
+
+
+@audit_cli.command("archive")
+def audit_archive(
+    out: Annotated[Path | None, typer.Option("--out", help="where archive exports go (default: data dir)")] = None,
+) -> None:
+    """Archive audit detail past each operation's retention: export and verify first, then redact."""
+    from app.audit.retention import archive_due
+    from app.core.db import session_scope
+
+    with session_scope() as session:
+        results = archive_due(session, settings=get_settings(), out_dir=out)
+    for result in results:
+        typer.echo(f"operation {result.operation_id}: {result.count} events archived to {result.file} "
+                   f"(sha256 {result.sha256})")
+    if not results:
+        typer.echo("nothing is past its retention")
 
 
 def main() -> None:

@@ -1,9 +1,13 @@
 """The hash rule of API.md, pure: no database, so offline verifiers can import it alone.
 
 hash = lowercase hex SHA-256 of the RFC 8785 canonical JSON of every field except `hash`.
+
+This module imports only the standard library and `rfc8785`: `app.audit.offline` (the verifier an
+auditor runs without a database) builds on it.
 """
 
 import hashlib
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -14,9 +18,45 @@ HASHED_FIELDS = (
     "seq", "at", "actor_id", "actor_role", "operation_id", "action",
     "target_type", "target_id", "details", "ip", "prev_hash",
 )  # fmt: skip
+# Column order of exports: the hashed fields in API.md's order, then the hash.
+EXPORT_FIELDS = (*HASHED_FIELDS, "hash")
+# What `details` becomes when retention archiving removes an event's detail (its hash is kept).
+ARCHIVED_DETAILS: dict[str, Any] = {"archived": True}
+_MAX_SAFE_INTEGER = 2**53 - 1
+
+
+def _json_dumps_is_jcs(value: Any) -> bool:
+    """True when `json.dumps(sort_keys, compact, ensure_ascii=False)` gives exactly RFC 8785's bytes.
+
+    That holds for strings, safe integers, booleans, null, lists and objects whose keys are in the Basic
+    Multilingual Plane (JCS sorts keys by UTF-16 code units, Python by code points; the two orders agree
+    there). Floats print differently (1.0 vs 1, 1e+21 vs 1e21), so anything else takes the slow path.
+    """
+    kind = type(value)
+    if kind is str or value is None or kind is bool:
+        return True
+    if kind is int:
+        return -_MAX_SAFE_INTEGER <= value <= _MAX_SAFE_INTEGER
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str or not _json_dumps_is_jcs(item):
+                return False
+            if not key.isascii() and any(ord(char) > 0xFFFF for char in key):
+                return False
+        return True
+    if kind is list:
+        return all(_json_dumps_is_jcs(item) for item in value)
+    return False
 
 
 def canonical(value: Any) -> bytes:
+    """RFC 8785 canonical JSON. The audit log's values take a fast, equivalent path (tested against
+    the `rfc8785` package with Hypothesis); anything unusual goes to `rfc8785` itself."""
+    if _json_dumps_is_jcs(value):
+        try:
+            return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: let rfc8785 decide
+            pass
     return rfc8785.dumps(value)
 
 
@@ -25,13 +65,20 @@ def event_hash(event: dict[str, Any]) -> str:
     return hashlib.sha256(canonical(body)).hexdigest()
 
 
+def is_archived(event: dict[str, Any]) -> bool:
+    """Retention archiving replaced this event's detail; its stored hash stands for the original."""
+    return event["details"] == ARCHIVED_DETAILS
+
+
 def first_bad_seq(events: Iterable[dict[str, Any]], prev_hash: str = GENESIS_HASH) -> int | None:
-    """Walk events in seq order; the seq of the first whose link or hash is wrong, else None."""
+    """Walk events in seq order; the seq of the first whose link or hash is wrong, else None.
+
+    An archived event cannot be re-hashed (its detail is gone); its kept hash must still link."""
     expected_seq = None
     for event in events:
         if expected_seq is not None and event["seq"] != expected_seq:
             return expected_seq
-        if event["prev_hash"] != prev_hash or event_hash(event) != event["hash"]:
+        if event["prev_hash"] != prev_hash or (not is_archived(event) and event_hash(event) != event["hash"]):
             return event["seq"]
         prev_hash = event["hash"]
         expected_seq = event["seq"] + 1

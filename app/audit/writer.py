@@ -69,13 +69,17 @@ class AuditAction(StrEnum):
     AUDIT_EXPORTED = "audit.exported"
     AUDIT_CHECKPOINT = "audit.checkpoint"
     AUDIT_ARCHIVED = "audit.archived"
+    AUDIT_RETENTION_SET = "audit.retention_set"
     COMMENDATION_RECORDED = "debrief.commendation"
     APPRAISAL_RECORDED = "debrief.appraisal"
     DEBRIEF_EXPORTED = "debrief.exported"
 
 
 def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
+    """Empty text is stored as null, so a CSV export's empty cell means exactly one thing."""
+    if value is None:
+        return None
+    return str(value) or None
 
 
 def record(
@@ -94,13 +98,13 @@ def record(
         {
             "at": iso(utcnow()),
             "actor_id": _text(getattr(actor, "id", None)),
-            "actor_role": actor_role or _text(getattr(actor, "role", None)),
+            "actor_role": _text(actor_role) or _text(getattr(actor, "role", None)),
             "operation_id": _text(operation_id),
             "action": AuditAction(action).value,
-            "target_type": target_type,
+            "target_type": _text(target_type),
             "target_id": _text(target_id),
             "details": details or {},
-            "ip": client_ip.get(),
+            "ip": _text(client_ip.get()),
         }
     )
 

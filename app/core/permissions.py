@@ -65,6 +65,7 @@ class Permission(StrEnum):
     AUDIT_READ = "audit.read"
     AUDIT_EXPORT = "audit.export"
     AUDIT_VERIFY = "audit.verify"
+    AUDIT_RETENTION = "audit.retention"
 
 
 ALL_ROLES = frozenset(Role)
@@ -91,6 +92,7 @@ GLOBAL_GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.AUDIT_READ: frozenset({Role.AUDITOR, Role.ADMIN}),
     Permission.AUDIT_EXPORT: frozenset({Role.AUDITOR}),
     Permission.AUDIT_VERIFY: frozenset({Role.AUDITOR, Role.ADMIN}),
+    Permission.AUDIT_RETENTION: frozenset({Role.ADMIN}),
 }
 
 OPERATION_GRANTS: dict[Permission, frozenset[OpRole]] = {
