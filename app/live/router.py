@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import AsyncIterable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, Query
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from app.core.config import get_settings
@@ -36,6 +36,13 @@ RETRY_MS = 3000
 async def stream(
     grant: Annotated[service.StreamGrant, Depends(service.stream_grant)],
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    replay_only: Annotated[
+        bool,
+        Query(
+            description="Send the events missed since Last-Event-ID, then end the stream (a catch-up "
+            "for clients that cannot hold a connection open)"
+        ),
+    ] = False,
 ) -> AsyncIterable[ServerSentEvent]:
     subscriber = hub.subscribe(
         operation_id=grant.operation_id,
@@ -58,6 +65,8 @@ async def stream(
                 for item in missed:
                     replayed.add(item["id"])
                     yield service.to_sse(item)
+        if replay_only:
+            return
         while True:  # ends when the client goes (the task is cancelled) or the hub closes it
             item = await subscriber.queue.get()
             if item is CLOSE:
