@@ -34,6 +34,9 @@ const ROUTES = {
     show: (c) => c.role === "admin" || c.isCommand },
 };
 
+// Links made elsewhere (push payloads open /#/notifications/<id>) land on the right screen for the role.
+const ALIASES = { notifications: (c) => (c.isCommand ? "compose" : "messages") };
+
 const state = {
   me: null, // GET /me (cached in IndexedDB so the app starts offline)
   op: null, // the current operation: GET /operations/{id}
@@ -86,6 +89,7 @@ async function route() {
   controller = new AbortController();
   const id = ++routeCounter;
   let routeName = name || defaultRoute();
+  if (ALIASES[routeName] && state.me) routeName = ALIASES[routeName](ctx);
   if (!state.me && !ROUTES[routeName]?.public) routeName = "signin";
   if (state.me && routeName === "signin") routeName = defaultRoute();
   const entry = ROUTES[routeName];

@@ -20,7 +20,7 @@ async function download(ctx, path, fallbackName) {
   link.click();
   link.remove();
   setTimeout(() => URL.revokeObjectURL(url), 60000);
-  return name;
+  return { name, toSeq: response.headers.get("x-audit-to-seq"), count: response.headers.get("x-audit-count") };
 }
 
 export default async function render(ctx) {
@@ -28,6 +28,8 @@ export default async function render(ctx) {
   const operation = select([["", "All operations"], ...operations.map((o) => [o.id, `${o.name}${o.exercise ? " (exercise)" : ""}`])], "", { name: "operation_id" });
   const action = h("input", { name: "action", placeholder: "e.g. escalation.created", maxLength: 64, autocomplete: "off" });
   const actor = h("input", { name: "actor_id", placeholder: "user id", autocomplete: "off" });
+  const text = h("input", { type: "search", name: "q", placeholder: "words in target or details", maxLength: 200, autocomplete: "off" });
+  const byAction = h("ul", { class: "row list", id: "audit-by-action" });
   const since = h("input", { type: "datetime-local", name: "since" });
   const until = h("input", { type: "datetime-local", name: "until" });
   const results = h("tbody", {});
@@ -38,7 +40,7 @@ export default async function render(ctx) {
   let shown = 0;
   let nextAfter = null;
 
-  const filters = () => ({ operation_id: operation.value, action: action.value.trim(), actor_id: actor.value.trim(),
+  const filters = () => ({ operation_id: operation.value, action: action.value.trim(), actor_id: actor.value.trim(), q: text.value.trim(),
     since: since.value ? new Date(since.value).toISOString() : "", until: until.value ? new Date(until.value).toISOString() : "" });
 
   const row = (e) => h("tr", {},
@@ -54,19 +56,29 @@ export default async function render(ctx) {
     shown += page.events.length;
     nextAfter = page.next_after_seq;
     more.hidden = !nextAfter;
-    const total = page.total ?? page.count;
-    totals.textContent = total !== undefined ? `${shown} of ${total} matching events shown.` : `${shown} matching event(s) shown${nextAfter ? ", more available" : ""}.`;
+    if (!append) await loadTotals();
+    totals.textContent = `${shown} of ${total ?? "?"} matching events shown.`;
+  }
+  let total = null;
+  async function loadTotals() {
+    try {
+      const t = await ctx.api.get(`/audit/totals?${query(filters())}`);
+      total = t.total;
+      mount(byAction, t.by_action.slice(0, 12).map((a) => h("li", {}, h("span", { class: "badge" }, `${a.action}: ${a.count}`))));
+    } catch { total = null; }
   }
   more.addEventListener("click", () => search(true).catch(ctx.showError));
 
   const exportButton = (format) => h("button", { class: "button button-secondary", type: "button", id: `export-${format}`, onclick: async () => {
     try {
       exportStatus.textContent = "Exporting…";
-      const name = await download(ctx, `/audit/export?${query(filters(), { format })}`, `parley-audit.${format}`);
-      let message = `Saved ${name}.`;
+      const saved = await download(ctx, `/audit/export?${query(filters(), { format })}`, `parley-audit.${format}`);
+      let message = `Saved ${saved.name} (${saved.count} events).`;
       if (format === "csv") {
-        const manifest = await download(ctx, `/audit/export/manifest?${query(filters(), { format })}`, "parley-audit-manifest.json");
-        message += ` Manifest saved as ${manifest}.`;
+        // the manifest must describe exactly the downloaded rows: pin it to the export's last seq
+        const manifest = await download(ctx, `/audit/export/manifest?${query(filters(), { format, to_seq: saved.toSeq })}`,
+          "parley-audit-manifest.json");
+        message += ` Manifest saved as ${manifest.name}.`;
       } else {
         message += " The manifest is its last line.";
       }
@@ -82,7 +94,7 @@ export default async function render(ctx) {
       const r = await ctx.api.get("/audit/verify");
       mount(verifyResult, h("p", { class: r.ok ? "badge badge-ok" : "error-text" }, r.ok
         ? `Chain intact: ${r.events_checked} events checked, head seq ${r.head_seq}.`
-        : `Chain broken at seq ${r.first_bad_seq}.`),
+        : `Chain broken at seq ${r.first_bad_seq}. ${r.problem || ""}`),
       h("p", { class: "mono" }, `Head hash ${r.head_hash || "—"}`));
     } catch (error) {
       mount(verifyResult, h("p", { class: "error-text" }, error.message));
@@ -91,13 +103,13 @@ export default async function render(ctx) {
 
   mount(ctx.main, h("h1", {}, "Audit log"),
     h("form", { class: "card", id: "audit-filters", onsubmit: (e) => { e.preventDefault(); search().catch(ctx.showError); } },
-      h("div", { class: "grid-2" }, field("Operation", operation), field("Action", action), field("Actor", actor),
+      h("div", { class: "grid-2" }, field("Operation", operation), field("Action", action), field("Actor", actor), field("Text", text),
         field("From", since), field("Until", until)),
       h("div", { class: "section-actions" }, h("button", { class: "button", type: "submit" }, "Search"),
         ctx.role === "auditor" ? [exportButton("csv"), exportButton("jsonl")] : null),
       exportStatus),
     h("section", { class: "card" }, h("h2", {}, "Chain"), verify, verifyResult),
-    totals,
+    totals, byAction,
     h("div", { class: "table-wrap" }, h("table", { id: "audit-table" },
       h("caption", { class: "sr-only" }, "Audit events"),
       h("thead", {}, h("tr", {}, ["Seq", "Time", "Action", "Actor", "Target", "Details"].map((c) => h("th", { scope: "col" }, c)))),

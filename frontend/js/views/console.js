@@ -20,20 +20,13 @@ export default async function render(ctx) {
   const showResolved = h("input", { type: "checkbox", id: "show-resolved", onchange: () => draw() });
   let templates = [];
 
-  const groupsOf = () => {
-    const groups = new Map();
-    for (const report of reports) {
-      const key = String(report.group_id || report.id);
-      if (!groups.has(key)) groups.set(key, []);
-      groups.get(key).push(report);
-    }
-    return [...groups.entries()].map(([id, members]) => {
-      members.sort((a, b) => a.created_at.localeCompare(b.created_at));
-      const latest = members[members.length - 1];
-      const lead = members.find((m) => m.summary) || members[0];
-      return { id, members, lead, latest, status: lead.status, outcome: lead.outcome, size: Math.max(members.length, lead.group_size || 0) };
-    }).sort((a, b) => (a.status === "resolved") - (b.status === "resolved") || b.latest.created_at.localeCompare(a.latest.created_at));
-  };
+  // the server groups reports of the same rumour (GET .../escalation-queue); a group is ruled as one
+  const groupsOf = () => reports.map((g) => {
+    const members = (g.members || []).slice().sort((a, b) => a.created_at.localeCompare(b.created_at));
+    const lead = { ...(members.find((m) => m.summary) || members[0] || {}), ...g, id: (members[0] || g).id };
+    const latest = members[members.length - 1] || { created_at: g.latest_reported_at };
+    return { id: String(g.id), members, lead, latest, status: g.status, outcome: g.outcome, size: g.size || members.length };
+  }).sort((a, b) => (a.status === "resolved") - (b.status === "resolved") || b.latest.created_at.localeCompare(a.latest.created_at));
 
   function draw() {
     const groups = groupsOf().filter((g) => showResolved.checked || g.status !== "resolved");
@@ -54,7 +47,7 @@ export default async function render(ctx) {
   function drawDetail() {
     const group = groupsOf().find((g) => g.id === selectedGroup);
     if (!group) { mount(detail, h("p", { class: "empty" }, "Choose a rumour to rule on it.")); return; }
-    const lead = group.lead;
+    const lead = group.lead; // transitions name any report of the group and act on all of it
     const outcome = select([["", "Choose an outcome…"], ...Object.entries(LABELS.outcomes)], lead.outcome || "", { name: "outcome" });
     const note = h("textarea", { name: "note", rows: 3, maxLength: 5000 }, lead.ruling_note || "");
     const counter = select([["", "No counter-message"], ...templates.map((t) => [t.id, `${t.title} (${t.language})`])],
@@ -85,7 +78,7 @@ export default async function render(ctx) {
         m.summary ? h("p", { class: "prewrap" }, m.summary) : null,
         m.source_url ? h("p", {}, h("a", { href: m.source_url, rel: "noopener noreferrer", target: "_blank" }, "Source link")) : null,
         m.lat !== null && m.lat !== undefined ? h("p", { class: "muted" }, `Location ${m.lat}, ${m.lon} (±${Math.round(m.accuracy_m || 0)} m)`) : null,
-        (m.attachments || []).map((a) => h("p", {}, h("a", { href: a.url, target: "_blank", rel: "noopener" }, `Photo (${a.width}×${a.height})`))),
+        (m.attachments || []).map((a) => photoButton(ctx, a)),
         group.size > 1 ? h("button", { type: "button", class: "button button-secondary",
           onclick: () => act(`/escalations/${m.id}/split`, {}, "Taken out of the group.") }, "Not the same rumour: split out") : null))),
       h("div", { class: "section-actions" },
@@ -111,8 +104,7 @@ export default async function render(ctx) {
   }
 
   async function load() {
-    const answer = await ctx.api.get(`/operations/${opId}/escalations`, { signal: ctx.signal });
-    reports = Array.isArray(answer) ? answer : answer.items || answer.escalations || [];
+    reports = await ctx.api.get(`/operations/${opId}/escalation-queue`, { signal: ctx.signal });
     draw();
     drawDetail();
   }
@@ -172,6 +164,20 @@ async function loadBriefing(ctx, node) {
   } catch {
     node.hidden = true;
   }
+}
+
+/** Photos need the Bearer token, so they are fetched and shown from a blob: URL. */
+function photoButton(ctx, attachment) {
+  const holder = h("div", {});
+  const button = h("button", { type: "button", class: "button button-secondary", onclick: async () => {
+    try {
+      const response = await ctx.api.request("GET", attachment.url || `/escalations/${attachment.escalation_id}/attachments/${attachment.id}`, { raw: true });
+      const url = URL.createObjectURL(await response.blob());
+      mount(holder, h("img", { src: url, alt: "Photo attached to the report", class: "photo" }));
+    } catch (error) { ctx.showError(error); }
+  } }, `Show photo (${attachment.width}×${attachment.height})`);
+  holder.append(button);
+  return holder;
 }
 
 let audio = null;

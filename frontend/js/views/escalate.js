@@ -88,7 +88,7 @@ async function renderSheet(ctx, clientId) {
     const left = Math.max(0, Math.ceil((holdUntil - Date.now()) / 1000));
     countdown.textContent = left > 0 && left <= HOLD_MS / 1000 ? `Sending to Bronze in ${left} s.` : left > 0
       ? "Waiting for you to press Send." : "Sent to the queue.";
-    if (left === 0) { clearInterval(tick); finish(); }
+    if (left === 0 && !done) finish();
   }, 500);
 
   async function save(extend) {
@@ -96,13 +96,13 @@ async function renderSheet(ctx, clientId) {
     Object.assign(body, { summary: text || undefined, category: category.value || undefined,
       source_url: link.value.trim() || undefined });
     for (const key of Object.keys(body)) if (body[key] === undefined) delete body[key];
-    if (extend) holdUntil = Math.max(holdUntil, Date.now() + TYPING_HOLD_MS);
+    if (extend && !done) holdUntil = Math.max(holdUntil, Date.now() + TYPING_HOLD_MS);
     const still = await ctx.outbox.update(clientId, { body, hold_until: holdUntil });
     if (report) await store.put("reports", { ...report, body });
     return still;
   }
 
-  async function finish(send = false) {
+  async function finish() {
     if (done) return;
     done = true;
     clearInterval(tick);
@@ -111,12 +111,14 @@ async function renderSheet(ctx, clientId) {
       await ctx.outbox.enqueue({ client_id: `${clientId}:photo`, kind: "attachment", label: "Photo", depends_on: clientId,
         path: `/api/v1/escalations/{escalation:${clientId}}/attachments`, form: { file } });
     }
-    if (send || holdUntil > Date.now()) await ctx.outbox.update(clientId, { hold_until: 0 });
+    holdUntil = 0;
+    await ctx.outbox.update(clientId, { hold_until: 0 });
     ctx.outbox.flush();
   }
 
   for (const control of [summary, category, link, photo]) control.addEventListener("input", () => save(true));
-  ctx.onLeave(() => { save(false).then(() => finish(true)); });
+  // leaving the sheet sends the report with what was typed so far
+  ctx.onLeave(() => { if (!done) save(false).then(() => finish()); });
 
   mount(ctx.main,
     h("h1", {}, "Rumour reported"),
@@ -128,7 +130,7 @@ async function renderSheet(ctx, clientId) {
       event.preventDefault();
       if (link.value && !link.checkValidity()) { link.reportValidity(); return; }
       await save(false);
-      await finish(true);
+      await finish();
       toast(navigator.onLine ? "Sent to Bronze." : "Saved: it goes when you have signal.");
       ctx.navigate("escalate");
     } },
