@@ -265,7 +265,8 @@ def verify_jsonl(path: Path, public_key: bytes, manifest: dict[str, Any] | None 
         _feed(checker, digest, *previous)
         end_line += 1
     if manifest is None:
-        verdict.fail("the file ends without its manifest line: the tail was cut or the manifest removed", end_line)
+        verdict.fail(f"the file ends after line {end_line - 1} without its manifest line: "
+                     "the tail was cut or the manifest removed", end_line)
         return verdict
     checker.finish(end_line)
     if digest.hexdigest() != manifest.get("sha256"):
@@ -362,9 +363,8 @@ def verify_export(path: Path, public_key: bytes, manifest_path: Path | None = No
             verdict.fail(f"cannot read the manifest {manifest_path}: {exc}")
             return verdict
     file_format = manifest.get("format") if isinstance(manifest, dict) else None
-    if file_format is None:
-        with path.open("rb") as handle:
-            file_format = "jsonl" if handle.read(1) == b"{" else "csv"
+    if file_format is None:  # JSON Lines carries its manifest; otherwise go by the file's name
+        file_format = "csv" if path.suffix.lower() == ".csv" else "jsonl"
     if file_format == "csv":
         return verify_csv(path, public_key, manifest)
     return verify_jsonl(path, public_key, manifest)
