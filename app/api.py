@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
+from app.debrief.router import router as debrief_router
 from app.escalations.router import router as escalations_router
 from app.live.router import router as live_router
 from app.notifications.router import router as notifications_router
@@ -19,5 +20,6 @@ for domain_router in (
     live_router,
     notifications_router,
     audit_router,
+    debrief_router,
 ):
     api_router.include_router(domain_router)

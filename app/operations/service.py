@@ -383,6 +383,37 @@ def briefing_status(*, session: Session, access: OperationAccess) -> BriefingSta
                              not_acknowledged=missing)
 
 
+def _version_at(session: Session, operation_id: uuid.UUID, kind: str, moment) -> int:
+    version = session.scalar(select(func.max(OperationDocument.version)).where(
+        OperationDocument.operation_id == operation_id, OperationDocument.kind == kind,
+        OperationDocument.created_at <= moment))
+    return version or 0
+
+
+def briefing_figures(session: Session, *, operation: Operation) -> dict:
+    """For the debrief: how many of today's members had acknowledged, before the operation went live,
+    the strategy and briefing versions current at that moment (and how many acknowledged the current ones)."""
+    member_ids = select(Membership.user_id).where(Membership.operation_id == operation.id)
+    members = session.scalar(select(func.count()).select_from(member_ids.subquery()))
+    before_live = 0
+    if operation.went_live_at is not None:
+        moment = operation.went_live_at
+        versions = (_version_at(session, operation.id, "strategy", moment),
+                    _version_at(session, operation.id, "briefing", moment))
+        before_live = session.scalar(select(func.count(func.distinct(BriefingAck.user_id))).where(
+            BriefingAck.operation_id == operation.id, BriefingAck.user_id.in_(member_ids),
+            BriefingAck.strategy_version == versions[0], BriefingAck.briefing_version == versions[1],
+            BriefingAck.at <= moment))
+    strategy_version, briefing_version = current_versions(session, operation.id)
+    current = session.scalar(select(func.count(func.distinct(BriefingAck.user_id))).where(
+        BriefingAck.operation_id == operation.id, BriefingAck.user_id.in_(member_ids),
+        BriefingAck.strategy_version == strategy_version, BriefingAck.briefing_version == briefing_version))
+    return {"members": members, "acknowledged_before_live": before_live,
+            "acknowledged_before_live_rate": round(before_live / members, 4) if members else None,
+            "acknowledged_current": current, "strategy_version": strategy_version,
+            "briefing_version": briefing_version}
+
+
 REMINDER_TITLE = "Read the briefing"
 REMINDER_BODY = "Please read and acknowledge the current strategy and briefing before you use templates."
 
@@ -400,9 +431,12 @@ def remind_unacknowledged(
         return BriefingReminderOut(reminded=0, user_ids=[])
     from app.notifications import service as notification_service  # the push domain sits above this one
 
+    strategy_version, briefing_version = current_versions(session, access.operation.id)
     notification = notification_service.send_to_users(
-        session, access=access, user_ids=missing, title=REMINDER_TITLE, body=message or REMINDER_BODY,
-        url=f"/#/operations/{access.operation.id}/briefing",
+        session, operation_id=access.operation.id, sender=access.actor, user_ids=missing, title=REMINDER_TITLE,
+        body=message or REMINDER_BODY, urgency="normal", kind="reminder",
+        ref={"type": "briefing", "strategy_version": strategy_version, "briefing_version": briefing_version},
+        url="/#/briefing",
     )
     return BriefingReminderOut(reminded=len(missing), user_ids=missing, notification_id=notification.id)
 

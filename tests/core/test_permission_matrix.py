@@ -49,6 +49,12 @@ def _refresh_body(_world):
     return {"refresh_token": "00000000-0000-0000-0000-000000000000.not-a-real-token"}
 
 
+def _commendation_body(world):
+    from tests.debrief.scenario import make_template_use
+
+    return {"target_type": "template_use", "target_id": str(make_template_use(world)), "note": "Well done."}
+
+
 RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/auth/login"): Rule(frozenset(CALLERS), body={"service_number": "X1", "password": "nope-nope"}),
     ("POST", "/api/v1/auth/refresh"): Rule(frozenset(CALLERS), body=_refresh_body),
@@ -75,6 +81,13 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/operations/{operation_id}/decisions"): Rule(COMMAND, body={"decision": "d", "rationale": "r"}),
     ("GET", "/api/v1/audit/events"): Rule(frozenset({"auditor", "admin"})),
     ("GET", "/api/v1/audit/verify"): Rule(frozenset({"auditor", "admin"})),
+    # briefing and debrief
+    ("POST", "/api/v1/operations/{operation_id}/briefing/remind"): Rule(COMMAND),
+    ("GET", "/api/v1/operations/{operation_id}/debrief"): Rule(COMMAND | {"auditor"}),
+    ("POST", "/api/v1/operations/{operation_id}/commendations"): Rule(COMMAND, body=_commendation_body),
+    ("GET", "/api/v1/operations/{operation_id}/commendations"): Rule(COMMAND | {"auditor"}),
+    ("POST", "/api/v1/operations/{operation_id}/appraisals"): Rule(MEMBERS, body={"kind": "worked", "text": "Clear."}),
+    ("GET", "/api/v1/operations/{operation_id}/appraisals"): Rule(COMMAND | {"auditor"}),
 }
 # Login and refresh answer 401 for bad credentials to everyone: they are "allowed" for every caller
 # but their 401 is the expected refusal of the sample credentials, not a permission failure.

@@ -1,6 +1,8 @@
 """Engagement permissions on Gold's strategy and Bronze's briefing, the rationale rule, and the gating
 that keeps officers from using templates before they have read what applies."""
 
+import uuid
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -224,6 +226,34 @@ class TestBriefingReminder:
     def test_closed_operation_is_409(self, client, world):
         client.patch(_url(world), json={"status": "closed"}, headers=world.headers("gold"))
         assert_problem(client.post(_url(world, self.URL), headers=world.headers("bronze")), 409)
+
+    def test_reminds_everyone_who_has_not_acknowledged_by_push_and_inbox(self, client, world):
+        from app.notifications.models import Notification, NotificationRecipient
+
+        _publish_strategy(client, world, None)
+        for who in ("officer", "gold"):
+            client.post(_url(world, "/briefing/ack"), headers=world.headers(who))
+        response = client.post(_url(world, self.URL), headers=world.headers("bronze"),
+                               json={"message": "Briefing changed: read it before you go out."})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        expected = {str(world[who].id) for who in ("comms", "officer2")}  # bronze, the sender, is left out
+        assert set(body["user_ids"]) == expected and body["reminded"] == 2
+        with session_scope() as session:
+            notification = session.get(Notification, uuid.UUID(body["notification_id"]))
+            assert notification.kind == "reminder" and notification.body.startswith("Briefing changed")
+            recipients = session.scalars(select(NotificationRecipient.user_id)
+                                         .where(NotificationRecipient.notification_id == notification.id)).all()
+            assert {str(r) for r in recipients} == expected
+        assert audit_actions("notification.sent") == ["notification.sent"]
+        inbox = client.get(_url(world, "/notifications"), headers=world.headers("officer2")).json()
+        assert any(item.get("title") == "Read the briefing" for item in inbox), inbox
+
+    def test_bad_message_is_422(self, client, world):
+        assert_problem(client.post(_url(world, self.URL), headers=world.headers("bronze"),
+                                   json={"message": ""}), 422)
+        assert_problem(client.post(_url(world, self.URL), headers=world.headers("bronze"),
+                                   json={"text": "x"}), 422)
 
 
 # --- the pure rules, for any combination -------------------------------------------------------------
