@@ -170,6 +170,62 @@ def audit_archive(
         typer.echo("nothing is past its retention")
 
 
+@cli.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(min=1, max=256, help="Push requests in flight")] = 8,
+    batch: Annotated[int, typer.Option(min=1, max=5000, help="Outbox rows claimed at a time")] = 250,
+    lanes: Annotated[int, typer.Option(min=1, max=16, help="Claim/encrypt/send pipelines")] = 3,
+    lease: Annotated[float, typer.Option(min=1, help="Seconds a claim lasts before another worker may take it")] = 60,
+    once: Annotated[bool, typer.Option("--once", help="Send what is due now, then exit")] = False,
+) -> None:
+    """Run a push dispatcher process (PostgreSQL; start several to share a large fan-out)."""
+    from app.notifications.dispatcher import DispatcherOptions, run_worker
+
+    settings = get_settings()
+    if settings.is_sqlite:
+        typer.echo("parley worker needs PostgreSQL; on SQLite the dispatcher runs inside `parley serve`.", err=True)
+        raise typer.Exit(2)
+    options = DispatcherOptions(concurrency=concurrency, batch_size=batch, lanes=lanes, lease_seconds=lease)
+    stats = run_worker(settings, options, once=once)
+    if stats is not None:
+        typer.echo(f"sent {stats.sent}, retrying {stats.retried}, failed {stats.failed}, gone {stats.gone}, "
+                   f"cancelled {stats.cancelled}")
+
+
+@vapid_cli.command("public-key")
+def vapid_public_key() -> None:
+    """Print the VAPID public key (the browser's applicationServerKey, base64url)."""
+    from app.notifications.vapid import ensure_vapid_key, public_key_b64
+
+    settings = get_settings()
+    ensure_vapid_key(settings)
+    typer.echo(public_key_b64(settings))
+
+
+@vapid_cli.command("rotate")
+def vapid_rotate() -> None:
+    """Make a new VAPID key pair in the data directory (keeps the old file beside it).
+
+    Then restart `parley serve` and every `parley worker`. Existing subscriptions were made with the old key:
+    their push services refuse it (401/403) and the dispatcher removes each one at its first refused push.
+    The app compares GET /api/v1/push/vapid-public-key with its subscription's applicationServerKey on every
+    start and, when they differ, unsubscribes and subscribes again, so officers are re-subscribed the next
+    time they open Parley. Until then they still see every message in the in-app inbox.
+    """
+    from app.notifications.vapid import rotate
+
+    try:
+        rotation = rotate(get_settings())
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"new VAPID public key: {rotation.new_public_key} (key id {rotation.new_key_id})")
+    if rotation.kept_old_key_at:
+        typer.echo(f"old key {rotation.old_key_id} kept at {rotation.kept_old_key_at}")
+    typer.echo("Restart `parley serve` and all `parley worker` processes. Phones re-subscribe with the new key "
+               "the next time the app starts; old subscriptions are removed at their first refused push.")
+
+
 def main() -> None:
     cli()
 

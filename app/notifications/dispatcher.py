@@ -92,6 +92,7 @@ class Dispatcher:
         self._notifications: dict[uuid.UUID, tuple[Notification, bool]] = {}
         self._last_progress: dict[uuid.UUID, float] = {}
         self._touched: set[uuid.UUID] = set()
+        self._stopping = False
         self._own_sender = self.sender is None
         if self.sender is None:
             self.sender = PushSender(VapidSigner.from_settings(self.settings), concurrency=self.options.concurrency,
@@ -254,8 +255,12 @@ class Dispatcher:
 
     # --- the loop ------------------------------------------------------------------------------------------
 
+    def stop(self) -> None:
+        """Finish the batches in hand, claim no more (SIGTERM). Unfinished claims simply expire."""
+        self._stopping = True
+
     async def _lane(self, totals: DrainStats) -> None:
-        while True:
+        while not self._stopping:
             jobs, stats = await asyncio.to_thread(self._claim)
             totals.add(stats)
             if not jobs:
@@ -278,7 +283,7 @@ class Dispatcher:
 
     async def run_forever(self) -> None:
         next_resend = 0.0
-        while True:
+        while not self._stopping:
             try:
                 if time.monotonic() >= next_resend:
                     await asyncio.to_thread(resend_due_once)
@@ -292,6 +297,35 @@ class Dispatcher:
                 log.exception("push dispatcher pass failed; retrying")
                 await asyncio.sleep(min(5.0, self.options.poll_seconds * 4))
             await asyncio.sleep(self.options.poll_seconds)
+
+
+def run_worker(settings: Settings, options: DispatcherOptions, *, once: bool = False) -> DrainStats | None:
+    """`parley worker`: one dispatcher process (uvloop when available). SIGTERM/SIGINT stop it cleanly."""
+    import signal
+
+    try:
+        import uvloop
+
+        loop_factory = uvloop.new_event_loop
+    except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
+        loop_factory = None
+
+    async def main() -> DrainStats | None:
+        dispatcher = Dispatcher(settings, options)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, dispatcher.stop)
+        try:
+            if once:
+                await asyncio.to_thread(resend_due_once)
+                return await dispatcher.drain()
+            await dispatcher.run_forever()
+            return None
+        finally:
+            await dispatcher.aclose()
+
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        return runner.run(main())
 
 
 async def _failed(error: str | None) -> Outcome:
@@ -322,6 +356,6 @@ async def run_in_process(settings: Settings) -> None:
         await dispatcher.aclose()
 
 
-lifecycle.KEY_MAKERS.extend([ensure_vapid_key, receipt_key])
+lifecycle.KEY_MAKERS.append(ensure_vapid_key)
 lifecycle.BACKGROUND.append(("push-dispatcher", run_in_process))
 SESSION_END_HOOKS.append(service.drop_session_subscriptions)

@@ -7,15 +7,13 @@ and 1 padding delimiter (RFC 8291 section 4). A longer body is cut to fit; the i
 import hashlib
 import hmac
 import json
-import secrets
 import uuid
 
-from app.core.config import Settings, read_or_create_secret
+from app.core.config import Settings
 from app.core.types import iso
-from app.notifications.vapid import b64url, b64url_decode
+from app.notifications.vapid import b64url, b64url_decode, private_key_text
 
 MAX_PLAINTEXT_BYTES = 3993
-RECEIPT_KEY_FILE = "push-receipt.key"
 GENERIC_TITLE = "Parley: new message"
 GENERIC_BODY = "Open Parley to read it."
 
@@ -25,8 +23,10 @@ class PayloadTooLarge(ValueError):
 
 
 def receipt_key(settings: Settings) -> bytes:
-    """KEY_MAKER too: the HMAC key for receipt tokens, 0600 in the data directory."""
-    return read_or_create_secret(settings, RECEIPT_KEY_FILE, lambda: secrets.token_urlsafe(32)).encode()
+    """The HMAC key for receipt tokens, derived from the VAPID private key: every app instance and worker
+    already shares that key, so no second secret has to be copied between hosts."""
+    return hmac.new(private_key_text(settings).strip().encode(), b"parley push receipt tokens v1",
+                    hashlib.sha256).digest()
 
 
 def receipt_token(key: bytes, notification_id: uuid.UUID, user_id: uuid.UUID) -> str:

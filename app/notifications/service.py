@@ -271,7 +271,8 @@ def _create(session: Session, *, operation: Operation, sender: User | None, reci
                   "urgency": notification.urgency, "require_ack": notification.require_ack,
                   "sensitive": notification.sensitive, "created_at": iso(now),
                   "sender_id": str(sender.id) if sender else None, "targets": len(recipient_ids)},
-            audience=Audience.users(recipient_ids))
+            # "recipients + command": the whole operation is simply every member (a much smaller event)
+            audience=Audience.members() if audience.get("kind") == "operation" else Audience.users(recipient_ids))
     session.flush()
     return notification
 
@@ -379,6 +380,8 @@ def list_for_operation(*, session: Session, access: OperationAccess, limit: int 
     if not see_all:
         access.ensure(Permission.NOTIFICATION_RECEIVE)
     query = select(Notification).where(Notification.operation_id == access.operation.id)
+    if before is not None and before.tzinfo is None:
+        raise Invalid("before needs a timezone (UTC ISO 8601, e.g. 2026-11-26T09:00:00Z).")
     if before is not None:
         query = query.where(Notification.created_at < before)
     if not see_all:

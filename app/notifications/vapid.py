@@ -8,8 +8,10 @@ push services signs a handful of tokens, not 15,000.
 import base64
 import hashlib
 import json
+import os
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -118,6 +120,7 @@ class VapidSigner:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "VapidSigner":
+        """Loaded once per dispatcher: a rotated key takes effect when the process restarts."""
         return cls(key=load_private_key(private_key_text(settings)), subject=settings.vapid_subject)
 
     def authorization(self, endpoint: str, *, now: float | None = None) -> str:
@@ -133,5 +136,43 @@ class VapidSigner:
         return cached[0]
 
 
+@lru_cache(maxsize=4)
+def _public_key_of(text: str) -> bytes:
+    return public_key_bytes(load_private_key(text))
+
+
 def public_key_b64(settings: Settings) -> str:
-    return b64url(public_key_bytes(load_private_key(private_key_text(settings))))
+    return b64url(_public_key_of(private_key_text(settings)))
+
+
+@dataclass
+class Rotation:
+    old_key_id: str | None
+    new_public_key: str
+    new_key_id: str
+    kept_old_key_at: Path | None
+
+
+def rotate(settings: Settings) -> Rotation:
+    """A new key pair in the data directory; the old key file is kept (0600) beside it for the record.
+
+    Subscriptions are bound to the key the browser subscribed with, so after the app and workers restart:
+    a push to an old subscription is refused by its push service (401/403) and the dispatcher removes that
+    subscription; the app, which compares GET /push/vapid-public-key with its subscription's
+    applicationServerKey on every start, unsubscribes and subscribes again with the new key."""
+    if settings.vapid_private_key:
+        raise ValueError("The VAPID key comes from PARLEY_VAPID_PRIVATE_KEY: put a new key there "
+                         "(`parley vapid rotate` cannot change your configuration).")
+    path = key_path(settings)
+    old_id, kept = None, None
+    if path.exists():
+        old_id = key_id(_public_key_of(path.read_text().strip()))
+        kept = path.with_name(f"{KEY_FILE}.{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.old")
+        os.replace(path, kept)
+    new_text = generate_private_key_text()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(new_text + "\n")
+    public = _public_key_of(new_text)
+    return Rotation(old_key_id=old_id, new_public_key=b64url(public), new_key_id=key_id(public), kept_old_key_at=kept)
