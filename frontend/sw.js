@@ -1,15 +1,15 @@
 // Parley service worker: the app shell offline, push messages, and receipts without the page open.
 // Bump VERSION whenever a file of the shell changes: the new worker precaches the new set and
 // removes the old caches when it activates.
-const VERSION = "parley-shell-v1";
+const VERSION = "parley-shell-v2";
+// What an officer needs with no signal. The command, comms, audit and admin screens are cached the
+// first time they are opened instead, which keeps an officer's first load light.
 const SHELL = [
   "/", "/index.html", "/manifest.webmanifest", "/css/app.css",
   "/js/main.js", "/js/api.js", "/js/dom.js", "/js/outbox.js", "/js/push.js", "/js/store.js",
   "/js/views/signin.js", "/js/views/home.js", "/js/views/escalate.js", "/js/views/replies.js",
-  "/js/views/messages.js", "/js/views/briefing.js", "/js/views/console.js", "/js/views/compose.js",
-  "/js/views/decisions.js", "/js/views/templates.js", "/js/views/audit.js", "/js/views/admin.js",
-  "/js/views/outbox.js",
-  "/icons/icon-192.png", "/icons/icon-512.png", "/icons/badge-96.png",
+  "/js/views/messages.js", "/js/views/briefing.js", "/js/views/outbox.js",
+  "/icons/icon-192.png", "/icons/badge-96.png",
 ];
 
 importScripts("/js/store.js");
@@ -54,7 +54,9 @@ async function cacheFirst(request) {
   const cache = await caches.open(VERSION);
   const cached = await cache.match(request, { ignoreSearch: true });
   if (cached) return cached;
-  return fetch(request);
+  const response = await fetch(request);
+  if (response.ok && response.type === "basic") await cache.put(request, response.clone());
+  return response;
 }
 
 // ---- push ---------------------------------------------------------------------------------------
@@ -85,6 +87,14 @@ async function handlePush(event) {
     actions: message.require_ack ? [{ action: "acknowledge", title: "Acknowledge" }] : [],
   };
   if (message.urgency === "high") options.vibrate = [300, 100, 300];
+  // a push service may deliver the same message twice: show it again quietly, count it once
+  const key = `${id}:${message.round || 0}`;
+  const seen = (await store.get("kv", "seen-pushes").catch(() => null)) || [];
+  if (id && seen.includes(key)) {
+    await self.registration.showNotification(title, { ...options, renotify: false, silent: true });
+    return;
+  }
+  await store.put("kv", [...seen.slice(-199), key], "seen-pushes").catch(() => {});
   await self.registration.showNotification(title, options);
   await bumpBadge();
   await tellClients({ type: "push", id });

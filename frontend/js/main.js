@@ -2,8 +2,10 @@
 //
 // Adding a screen: create js/views/<name>.js exporting `title` and `default async function render(ctx)`
 // (build the DOM with dom.js helpers into ctx.main; use ctx.signal / ctx.onLeave to stop work when the
-// officer navigates away), add one entry to ROUTES below (`show(ctx)` decides who sees it in the menu;
-// `allowed(ctx)` guards the route) and add the file to SHELL in sw.js so it works offline.
+// officer navigates away; ctx.params holds the path segments after the name, e.g. #/debrief/<id>), add one
+// entry to ROUTES below (`label` names it in the menu, `show(ctx)` decides who sees it there,
+// `public: true` lets it show before sign-in). Screens are cached by the service worker the first time
+// they open; add the file to SHELL in sw.js (and bump VERSION) only if officers need it offline at once.
 // Example, for the debrief page: debrief: { load: () => import("./views/debrief.js"), label: "Debrief",
 //   show: (c) => c.isCommand || c.role === "auditor" }.
 import "./store.js";
