@@ -141,7 +141,7 @@ def test_auditor_searches_exports_and_verifies(browser, live_server, world, tmp_
         expect(auditor.locator("#export-status")).to_contain_text("The manifest is its last line.")
 
         downloads = []
-        auditor.on("download", downloads.append)
+        auditor.on("download", lambda download: downloads.append(download))
         auditor.locator("#export-csv").click()  # two files: the CSV, then its manifest
         expect(auditor.locator("#export-status")).to_contain_text("Manifest saved")
         csv_path, manifest = tmp_path / "export.csv", tmp_path / "manifest.json"
