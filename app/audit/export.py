@@ -176,12 +176,14 @@ def _body(plan: ExportPlan, tally: _Tally, batch: int, session: Session | None =
             yield tally.take(b"".join(canonical(event) + b"\n" for event in events), events)
 
 
-def stream(plan: ExportPlan, *, settings: Settings, exporter: User, batch: int = VERIFY_BATCH) -> Iterator[bytes]:
-    """The export's bytes; JSON Lines ends with its signed manifest line."""
+def stream(plan: ExportPlan, *, settings: Settings, exporter: User, batch: int = VERIFY_BATCH,
+           session: Session | None = None) -> Iterator[bytes]:
+    """The export's bytes; JSON Lines ends with its signed manifest line. Without `session` (a download),
+    each batch is read in its own short transaction."""
     tally = _Tally()
-    yield from _body(plan, tally, batch)
+    yield from _body(plan, tally, batch, session)
     if plan.format == "jsonl":
-        yield canonical(_manifest(plan, tally, settings=settings, exporter=exporter)) + b"\n"
+        yield canonical(_manifest(plan, tally, settings=settings, exporter=exporter, session=session)) + b"\n"
 
 
 def manifest_for(session: Session, plan: ExportPlan, *, settings: Settings, exporter: User,

@@ -106,7 +106,7 @@ def _archive_operation(session: Session, *, settings: Settings, retention: Audit
     plan = export.pin(session, filters=filters, fmt="jsonl")
     if plan.count == 0:
         return None
-    path = _write_export(plan, settings=settings, exporter=exporter, out_dir=out_dir, now=now)
+    path = _write_export(session, plan, settings=settings, exporter=exporter, out_dir=out_dir, now=now)
     verdict = verify_export(path, export.signing.public_key_bytes(settings))
     if not verdict.ok:  # never remove detail that is not safely exported
         raise Conflict(f"the archive export {path} did not verify: {verdict.findings[0]}")
@@ -124,9 +124,11 @@ def _archive_operation(session: Session, *, settings: Settings, retention: Audit
     for event in iter_rows(session, filters=plan.filters):
         redacted.update(canonical(event) + b"\n")
     manifest_ranges = _ranges(seqs)
-    record(session, actor=None, actor_role="system", action=AuditAction.AUDIT_ARCHIVED, operation_id=operation_id,
+    # Not filed under the operation: the record of an archiving must never itself be archived (verify
+    # reads the seqs and the digest from it).
+    record(session, actor=None, actor_role="system", action=AuditAction.AUDIT_ARCHIVED,
            target_type="audit_archive", target_id=archive.id,
-           details={"archive_id": str(archive.id), "cutoff": iso(cutoff), "retain_days": retention.retain_days,
+           details={"archive_id": str(archive.id), "operation_id": operation_id, "cutoff": iso(cutoff), "retain_days": retention.retain_days,
                     "count": len(seqs), "seqs": manifest_ranges, "file_name": path.name,
                     "file_sha256": file_sha256, "redacted_sha256": redacted.hexdigest()})
     return ArchiveResult(operation_id=operation_id, count=len(seqs), file=path, sha256=file_sha256)
@@ -142,13 +144,13 @@ def _ranges(seqs: list[int]) -> list[list[int]]:
     return ranges
 
 
-def _write_export(plan: export.ExportPlan, *, settings: Settings, exporter: User, out_dir: Path,
-                  now: datetime) -> Path:
+def _write_export(session: Session, plan: export.ExportPlan, *, settings: Settings, exporter: User,
+                  out_dir: Path, now: datetime) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{now.strftime('%Y%m%dT%H%M%SZ')}-{plan.file_name}"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
-        for chunk in export.stream(plan, settings=settings, exporter=exporter):
+        for chunk in export.stream(plan, settings=settings, exporter=exporter, session=session):
             handle.write(chunk)
         handle.flush()
         os.fsync(handle.fileno())
