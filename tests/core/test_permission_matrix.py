@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from app.core.db import reset_engine
+from tests.escalations import matrix as esc
 from tests.factories import make_world
 
 CALLERS = ["anonymous", "admin", "auditor", "gold", "bronze", "comms", "officer", "outsider", "other_bronze"]
@@ -88,6 +89,23 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/operations/{operation_id}/commendations"): Rule(COMMAND | {"auditor"}),
     ("POST", "/api/v1/operations/{operation_id}/appraisals"): Rule(MEMBERS, body={"kind": "worked", "text": "Clear."}),
     ("GET", "/api/v1/operations/{operation_id}/appraisals"): Rule(COMMAND | {"auditor"}),
+    # escalations and the live stream (setups in tests/escalations/matrix.py)
+    ("POST", "/api/v1/operations/{operation_id}/escalations"): Rule(MEMBERS, body=esc.report_body),
+    ("GET", "/api/v1/operations/{operation_id}/escalations"): Rule(MEMBERS),
+    ("GET", "/api/v1/operations/{operation_id}/escalation-queue"): Rule(COMMAND),
+    ("GET", "/api/v1/escalations/{escalation_id}"): Rule(COMMAND | {"officer"}, setup=esc.one_report),
+    ("POST", "/api/v1/escalations/{escalation_id}/transition"): Rule(COMMAND, body={"to": "acknowledged"},
+                                                                     setup=esc.one_report),
+    ("POST", "/api/v1/escalations/{escalation_id}/assign"): Rule(COMMAND, body={"assignee_id": None},
+                                                                 setup=esc.one_report),
+    ("POST", "/api/v1/escalations/{escalation_id}/notes"): Rule(COMMAND, body={"note": "n"}, setup=esc.one_report),
+    ("POST", "/api/v1/escalations/{escalation_id}/merge"): Rule(COMMAND, body=esc.merge_body, setup=esc.two_rumours),
+    ("POST", "/api/v1/escalations/{escalation_id}/split"): Rule(COMMAND, body={}, setup=esc.grouped_reports),
+    ("POST", "/api/v1/escalations/{escalation_id}/attachments"): Rule(frozenset({"officer"}), files=esc.photo_files,
+                                                                      setup=esc.one_report),
+    ("GET", "/api/v1/escalations/{escalation_id}/attachments/{attachment_id}"): Rule(
+        COMMAND | {"officer"}, setup=esc.report_with_photo),
+    ("GET", "/api/v1/operations/{operation_id}/stream"): Rule(MEMBERS, params={"replay_only": "true"}),
 }
 # Login and refresh answer 401 for bad credentials to everyone: they are "allowed" for every caller
 # but their 401 is the expected refusal of the sample credentials, not a permission failure.
