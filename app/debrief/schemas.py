@@ -5,6 +5,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.operations.schemas import Prose
+
 
 class CommendationTarget(StrEnum):
     TEMPLATE_USE = "template_use"
@@ -32,7 +34,7 @@ class CommendationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     target_type: CommendationTarget
     target_id: uuid.UUID
-    note: str = Field(min_length=1, max_length=2_000)
+    note: Prose = Field(min_length=1, max_length=2_000)
 
 
 class CommendationPublic(BaseModel):
@@ -51,7 +53,7 @@ class CommendationPublic(BaseModel):
 class AppraisalIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: AppraisalKind
-    text: str = Field(min_length=1, max_length=5_000)
+    text: Prose = Field(min_length=1, max_length=5_000)
     anonymous: bool = Field(
         default=False, description="leave your name out of the report (the audit log still records it)")
 

@@ -1,14 +1,29 @@
+import re
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from app.core.permissions import OpRole
 from app.operations.engagement import EngagementRules
 from app.operations.workflow import OperationStatus
 
 GroupName = Field(default=None, min_length=1, max_length=64)
+# C0 controls other than tab and line breaks, and DEL: never meant in a briefing, and PostgreSQL refuses NUL.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _prose(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    if CONTROL_CHARACTERS.search(value):
+        raise ValueError("must not contain control characters (line breaks and tabs are fine)")
+    return value
+
+
+# Free text people write (strategy, briefing, decisions, notes): kept exactly as written once it passes.
+Prose = Annotated[str, AfterValidator(_prose)]
 
 
 class OperationCreate(BaseModel):
@@ -17,9 +32,9 @@ class OperationCreate(BaseModel):
     starts_at: datetime
     ends_at: datetime
     exercise: bool = False
-    strategy: str | None = Field(default=None, max_length=20_000)
+    strategy: Prose | None = Field(default=None, max_length=20_000)
     strategy_engagement: EngagementRules | None = None
-    briefing: str | None = Field(default=None, max_length=20_000)
+    briefing: Prose | None = Field(default=None, max_length=20_000)
 
     @model_validator(mode="after")
     def _times(self):
@@ -39,8 +54,8 @@ class OperationUpdate(BaseModel):
     ends_at: datetime | None = None
     status: OperationStatus | None = None
     exercise: bool | None = None
-    strategy: str | None = Field(default=None, max_length=20_000)
-    briefing: str | None = Field(default=None, max_length=20_000)
+    strategy: Prose | None = Field(default=None, max_length=20_000)
+    briefing: Prose | None = Field(default=None, max_length=20_000)
 
     @model_validator(mode="after")
     def _aware(self):
@@ -92,20 +107,20 @@ class OperationPublic(BaseModel):
 
 class DocumentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(min_length=1, max_length=20_000)
+    text: Prose = Field(min_length=1, max_length=20_000)
     engagement: EngagementRules | None = Field(
         default=None, description="omitted: the previous version's engagement permissions carry over")
 
 
 class BriefingIn(DocumentIn):
-    rationale: str | None = Field(
+    rationale: Prose | None = Field(
         default=None, min_length=1, max_length=10_000,
         description="required when the briefing is stricter than Gold's strategy; goes to the decision log")
 
 
 class BriefingReminderIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    message: str | None = Field(default=None, min_length=1, max_length=500)
+    message: Prose | None = Field(default=None, min_length=1, max_length=500)
 
 
 class BriefingReminderOut(BaseModel):
@@ -147,8 +162,8 @@ class BriefingStatusOut(BaseModel):
 
 class DecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    decision: str = Field(min_length=1, max_length=5_000)
-    rationale: str = Field(min_length=1, max_length=10_000)
+    decision: Prose = Field(min_length=1, max_length=5_000)
+    rationale: Prose = Field(min_length=1, max_length=10_000)
 
 
 class DecisionPublic(BaseModel):

@@ -179,3 +179,14 @@ class TestAppraise:
         assert response.status_code in (201, 422), response.text
         if response.status_code == 201:
             assert response.json()["text"] == text
+
+
+@pytest.mark.parametrize("text", ["nul \x00 byte", "bell \x07", "   ", "\n\t"])
+def test_control_characters_and_blank_text_are_422(client, world, text):
+    assert_problem(_appraise(client, world, kind="worked", text=text), 422)
+    assert _count(Appraisal) == 0
+
+
+def test_line_breaks_and_tabs_are_kept(client, world):
+    text = "Worked:\n\t- the loudhailer card\r\n- the bus station reply"
+    assert _appraise(client, world, kind="worked", text=text).json()["text"] == text

@@ -318,3 +318,15 @@ class TestRenderGating:
         client.post(_url(world, "/briefing/ack"), headers=world.headers("officer"))
         assert "not in use" in assert_problem(render(client, world, template["id"]), 403)["detail"]
         assert audit_actions("template.used") == []
+
+
+@pytest.mark.parametrize("path,body", [
+    ("/briefing", {"text": "route \x00 change"}),
+    ("/briefing", {"text": "ok", "rationale": "\x1b[31m"}),
+    ("/decisions", {"decision": "   ", "rationale": "r"}),
+    ("/briefing/remind", {"message": "\x00"}),
+])
+def test_control_characters_and_blank_text_are_422(client, world, path, body):
+    method = client.put if path == "/briefing" else client.post
+    assert_problem(method(_url(world, path), json=body, headers=world.headers("bronze")), 422)
+    assert audit_actions() == []
