@@ -417,3 +417,32 @@ class TestMergeAndSplit:
         transition(client, world, other["id"], to="resolved", outcome="false")
         assert_problem(client.post(f"{url}/merge", json={"into": other["id"]}, headers=world.headers("bronze")), 409)
         assert audit_actions("escalation.merged") == [] and audit_actions("escalation.split") == []
+
+
+class TestRulingReachesReporters:
+    def test_each_reporter_gets_the_ruling_and_counter_template_in_their_inbox(self, client, world):
+        from tests.templates.builders import approved
+
+        template = approved(client, world, operation_id=str(world.op.id))
+        mine = report(client, world, summary=MOSQUE)
+        theirs = report(client, world, "officer2", summary=MOSQUE)
+        report(client, world, "officer2", summary="mosque closed by police")  # a second report, one message
+        transition(client, world, mine["id"], to="resolved", outcome="false", note="The mosque is open as usual.",
+                   counter_template_id=template["id"])
+        for who, escalation in (("officer", mine), ("officer2", theirs)):
+            inbox = client.get(f"/api/v1/operations/{world.op.id}/notifications", headers=world.headers(who))
+            assert inbox.status_code == 200, inbox.text
+            rulings = [n for n in inbox.json() if n.get("kind") == "rumour_ruling"]
+            assert len(rulings) == 1, inbox.json()
+            ruling = rulings[0]
+            assert ruling["title"] == "Rumour ruled FALSE" and "The mosque is open as usual." in ruling["body"]
+            assert ruling["ref"] == {"escalation_id": escalation["id"], "counter_template_id": template["id"]}
+        bronze_inbox = client.get(f"/api/v1/operations/{world.op.id}/notifications", headers=world.headers("gold"))
+        assert all(n.get("kind") != "rumour_ruling" or n["ref"]["escalation_id"] in (mine["id"], theirs["id"])
+                   for n in bronze_inbox.json())
+
+    def test_nothing_is_sent_before_the_ruling(self, client, world):
+        mine = report(client, world, summary=MOSQUE)
+        transition(client, world, mine["id"], to="acknowledged")
+        inbox = client.get(f"/api/v1/operations/{world.op.id}/notifications", headers=world.headers("officer"))
+        assert [n for n in inbox.json() if n.get("kind") == "rumour_ruling"] == []
