@@ -104,12 +104,12 @@ class Dispatcher:
 
     # --- database (run in a thread so the event loop serving the API never waits on it) --------------
 
-    def _claim(self) -> tuple[list[Job], DrainStats]:
+    def _claim(self, cutoff: datetime) -> tuple[list[Job], DrainStats]:
         stats = DrainStats()
         now = utcnow()
         with session_scope() as session:
             due = (select(PushDelivery.id)
-                   .where(PushDelivery.status == "pending", PushDelivery.next_attempt_at <= now,
+                   .where(PushDelivery.status == "pending", PushDelivery.next_attempt_at <= min(now, cutoff),
                           or_(PushDelivery.claimed_until.is_(None), PushDelivery.claimed_until < now))
                    .order_by(PushDelivery.next_attempt_at).limit(self.options.batch_size))
             if session.get_bind().dialect.name == "postgresql":
@@ -259,9 +259,9 @@ class Dispatcher:
         """Finish the batches in hand, claim no more (SIGTERM). Unfinished claims simply expire."""
         self._stopping = True
 
-    async def _lane(self, totals: DrainStats) -> None:
+    async def _lane(self, totals: DrainStats, cutoff: datetime) -> None:
         while not self._stopping:
-            jobs, stats = await asyncio.to_thread(self._claim)
+            jobs, stats = await asyncio.to_thread(self._claim, cutoff)
             totals.add(stats)
             if not jobs:
                 if stats.claimed:
@@ -275,9 +275,11 @@ class Dispatcher:
                                                                                          strict=True)]))
 
     async def drain(self) -> DrainStats:
-        """Send everything that is due now, then return (tests, `parley worker --once`)."""
+        """Send everything that is due now, then return (tests, `parley worker --once`). Rows rescheduled
+        during this pass (retries) wait for the next pass, so a failing push service cannot keep it busy."""
         totals = DrainStats()
-        await asyncio.gather(*(self._lane(totals) for _ in range(self.options.lanes)))
+        cutoff = utcnow()
+        await asyncio.gather(*(self._lane(totals, cutoff) for _ in range(self.options.lanes)))
         await asyncio.to_thread(self._final_progress)
         return totals
 
