@@ -168,16 +168,18 @@ export async function request(method, path, options = {}) {
 export const get = (path, options) => request("GET", path, options);
 export const post = (path, body, options = {}) => request("POST", path, { ...options, body });
 
-/** Ends the session on the server (best effort) and forgets every token on this device. */
+/** Forgets every token on this device first, then ends the session on the server (best effort; keepalive
+ * lets the request finish even if the app is closed right after). */
 export async function signOut() {
-  if (accessToken) {
-    await rawFetch(`${BASE}/auth/logout`, { method: "POST", headers: { Authorization: `Bearer ${accessToken}` } })
-      .catch(() => {});
-  }
+  const token = accessToken;
   accessToken = null;
   accessExpiresAt = 0;
   currentUser = null;
   await store.delete("kv", "refresh").catch(() => {});
+  if (token) {
+    await rawFetch(`${BASE}/auth/logout`, { method: "POST", keepalive: true, headers: { Authorization: `Bearer ${token}` } })
+      .catch(() => {});
+  }
 }
 
 /**

@@ -224,9 +224,9 @@ ctx.startSession = startSession;
 async function signOut() {
   const waiting = await outbox.waitingCount();
   if (waiting && !confirm(`${waiting} item(s) are still waiting to be sent and will be lost if you sign out. Sign out anyway?`)) return;
-  await push.unsubscribe();
   await api.signOut();
   await clearLocal();
+  await push.unsubscribe().catch(() => {});
   toast("Signed out.");
   navigate("signin");
 }

@@ -44,14 +44,13 @@ export async function enable() {
   return answer;
 }
 
-/** On sign-out: stop pushes to this phone (the server also drops them when the session ends). */
+/** On sign-out, after the session ended: the server drops the session's subscriptions with it; this stops
+ * the browser's side, so the next person to sign in on this phone subscribes afresh. */
 export async function unsubscribe() {
   if (!supported()) return;
   const registration = await navigator.serviceWorker.getRegistration();
   const subscription = await registration?.pushManager.getSubscription();
-  if (!subscription) return;
-  await request("DELETE", "/push/subscriptions", { body: { endpoint: subscription.endpoint } }).catch(() => {});
-  await subscription.unsubscribe().catch(() => {});
+  await subscription?.unsubscribe().catch(() => {});
 }
 
 /** The app icon's badge shows the unread count; the worker counts on from here when pushes arrive. */
