@@ -11,6 +11,7 @@ from app.auth.schemas import UserCreate
 from app.core.config import Settings
 from app.core.db import session_scope
 from app.core.types import utcnow
+from app.debrief import demo as debrief_demo
 from app.operations import service as operation_service
 from app.operations.access import OperationAccess, membership_of
 from app.operations.models import Operation
@@ -77,7 +78,9 @@ def load(settings: Settings) -> str:
         operation = _live_operation(session, users)
         template_demo.load(session, operation=operation, comms=users["C4001"], gold=users["G3001"],
                            bronze=users["B2001"])
-        lines = [f"Demo data ready. Live operation: {operation.name}", "",
+        finished = debrief_demo.load(session, settings=settings, users=users)
+        lines = [f"Demo data ready. Live operation: {operation.name}",
+                 f"Finished operation with a debrief: {finished.name}", "",
                  "Demo accounts (service number / password / role):"]
         lines += [f"  {number:<6} {password:<18} {role:<8} {name}"
                   for number, name, role, password, _op, _group in DEMO_USERS]

@@ -38,16 +38,16 @@ def _nice_max(value: int) -> int:
 
 
 def ruling_histogram(bins: list[HistogramBin]) -> str:
-    width, height, left, bottom, top = 640, 260, 48, 40, 20
+    width, height, left, bottom, top = 640, 220, 48, 40, 20
     plot_w, plot_h = width - left - 16, height - top - bottom
     peak = _nice_max(max((b.count for b in bins), default=0) or 1)
     total = sum(b.count for b in bins)
     description = "; ".join(f"{b.label}: {b.count}" for b in bins) or "no rumours were ruled"
     parts = [_open("ruling-chart", width, height, "Time from first report to ruling", description)]
-    for fraction in (0, 0.5, 1):
-        y = top + plot_h * (1 - fraction)
+    for tick in sorted({0, peak // 2, peak}):
+        y = top + plot_h * (1 - tick / peak)
         parts.append(f"<line x1='{left}' x2='{width - 16}' y1='{y:.1f}' y2='{y:.1f}' stroke='{GRID}'/>")
-        parts.append(_text(left - 6, y + 4, str(int(peak * fraction)), anchor="end", fill=MUTED))
+        parts.append(_text(left - 6, y + 4, str(tick), anchor="end", fill=MUTED))
     slot = plot_w / max(len(bins), 1)
     for index, histogram_bin in enumerate(bins):
         bar_h = plot_h * histogram_bin.count / peak

@@ -15,7 +15,6 @@ from typing import Any
 
 from app.core.config import Settings
 from app.core.errors import AppError
-from app.debrief import charts
 from app.debrief.schemas import APPRAISAL_HEADINGS, AppraisalKind, DebriefOut, Spread
 
 EXERCISE_BANNER = "EXERCISE — NOT A LIVE OPERATION"
@@ -49,19 +48,22 @@ def _rate(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
 
 
-def _table(headers: Iterable[str], rows: Iterable[Iterable[Any]], caption: str | None = None) -> str:
+def _table(headers: Iterable[str], rows: Iterable[Iterable[Any]], caption: str | None = None,
+           css_class: str = "") -> str:
     head = "".join(f"<th scope='col'>{escape(str(h))}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{escape(str(cell))}</td>" for cell in row) + "</tr>" for row in rows)
     caption_html = f"<caption>{escape(caption)}</caption>" if caption else ""
-    return f"<table>{caption_html}<thead><tr>{head}</tr></thead><tbody>{body or _empty_row(headers)}</tbody></table>"
+    class_attr = f" class='{css_class}'" if css_class else ""
+    body = body or _empty_row(headers)
+    return f"<table{class_attr}>{caption_html}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _empty_row(headers: Iterable[str]) -> str:
     return f"<tr><td colspan='{len(list(headers))}' class='muted'>None recorded</td></tr>"
 
 
-def _counts(counts: dict[str, int], label: str) -> str:
-    rows = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+def _counts(counts: dict[str, int], label: str, *, by_size: bool = True) -> str:
+    rows = sorted(counts.items(), key=lambda item: (-item[1], item[0])) if by_size else list(counts.items())
     return _table([label, "Count"], rows)
 
 
@@ -75,9 +77,9 @@ def _figure(label: str, value: Any) -> str:
 
 
 def _group_row(group: dict[str, Any]) -> list[Any]:
-    summary = group.get("summary") or group.get("text") or group.get("source_url") or "(no text)"
-    return [summary, group.get("size", group.get("reports", "")), group.get("category", ""),
-            group.get("outcome") or group.get("status") or "open"]
+    first = group.get("first_reported_at") or ""
+    return [group.get("summary") or "(no text)", group.get("size", ""),
+            first[:16].replace("T", " ") + " UTC" if first else "—", group.get("outcome") or "open"]
 
 
 # ------------------------------------------------------------------------------------------------ HTML
@@ -102,6 +104,7 @@ tr { break-inside: avoid; } caption { text-align: left; font-weight: 600; paddin
 .chart { break-inside: avoid; margin: 8px 0 16px; }
 blockquote { margin: 6px 0; padding: 6px 10px; border-left: 4px solid #0b5cad; background: #f6f8fa; }
 ul.entries { padding-left: 18px; } ul.entries li { margin: 4px 0; break-inside: avoid; }
+table.timeline td:first-child { white-space: nowrap; }
 footer { margin-top: 32px; font-size: 12px; color: #57606a; }
 @media print { body { padding: 0; } .exercise { position: static; } }
 """
@@ -132,17 +135,17 @@ def _rumours(debrief: DebriefOut) -> str:
         f"<p>{rumours.reports} reports in {rumours.groups} rumour groups.</p>"
         f"<p>First report to acknowledgement: {_spread(rumours.time_to_ack_s)}.<br>"
         f"First report to ruling: {_spread(rumours.time_to_ruling_s)}.</p>"
-        f"<div class='cols'><div><h3>By outcome</h3>{_counts(rumours.by_outcome, 'Outcome')}</div>"
+        f"<div class='cols'><div><h3>By outcome</h3>{_counts(rumours.by_outcome, 'Outcome', by_size=False)}</div>"
         f"<div><h3>By category</h3>{_counts(rumours.by_category, 'Category')}</div></div>"
         "<h3>Largest rumour groups</h3>"
-        f"{_table(['Rumour', 'Reports', 'Category', 'Outcome'], [_group_row(g) for g in rumours.largest_groups])}"
+        f"{_table(['Rumour', 'Reports', 'First report', 'Outcome'], [_group_row(g) for g in rumours.largest_groups])}"
         f"<div class='chart'><h3>Time from first report to ruling</h3>"
-        f"{charts.ruling_histogram(debrief.ruling_time_histogram)}</div></section>"
+        f"{debrief.charts['ruling_time']}</div></section>"
     )
 
 
 def _activity(debrief: DebriefOut) -> str:
-    return f"<section><h2>Activity over time</h2><div class='chart'>{charts.activity(debrief.activity)}</div></section>"
+    return f"<section><h2>Activity over time</h2><div class='chart'>{debrief.charts['activity']}</div></section>"
 
 
 def _notifications(debrief: DebriefOut) -> str:
@@ -202,7 +205,7 @@ def _appraisals(debrief: DebriefOut) -> str:
 
 def _timeline(debrief: DebriefOut) -> str:
     rows = [[_when(e.at), e.title, e.detail or ""] for e in debrief.timeline]
-    return f"<section><h2>Timeline</h2>{_table(['Time', 'What', 'Detail'], rows)}</section>"
+    return f"<section><h2>Timeline</h2>{_table(['Time', 'What', 'Detail'], rows, css_class='timeline')}</section>"
 
 
 def html(debrief: DebriefOut) -> str:

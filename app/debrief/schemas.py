@@ -165,3 +165,6 @@ class DebriefOut(BaseModel):
     activity: list[ActivityBucket] = Field(description="activity over time, the data behind the chart")
     ruling_time_histogram: list[HistogramBin] = Field(
         default_factory=list, description="rumour groups by time from first report to ruling")
+    charts: dict[str, str] = Field(
+        default_factory=dict, description="the charts as self-contained SVG documents (no scripts, nothing "
+                                          "fetched): `ruling_time` and `activity`; show them as images")

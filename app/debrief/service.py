@@ -14,6 +14,7 @@ from app.core.config import Settings
 from app.core.errors import Conflict, NotFound
 from app.core.permissions import Permission
 from app.core.types import iso, utcnow
+from app.debrief import charts
 from app.debrief import timeline as debrief_timeline
 from app.debrief.models import Appraisal, Commendation
 from app.debrief.schemas import (
@@ -143,7 +144,7 @@ def build(*, session: Session, access: OperationAccess) -> DebriefOut:
     access.ensure(Permission.DEBRIEF_VIEW)
     operation = access.operation
     groups = debrief_timeline._live_groups(session, operation.id)
-    return DebriefOut(
+    debrief = DebriefOut(
         operation=DebriefOperation.model_validate(operation, from_attributes=True),
         exercise=operation.exercise,
         generated_at=utcnow(),
@@ -158,6 +159,9 @@ def build(*, session: Session, access: OperationAccess) -> DebriefOut:
         activity=debrief_timeline.activity(session, operation),
         ruling_time_histogram=debrief_timeline.ruling_histogram(groups),
     )
+    debrief.charts = {"ruling_time": charts.ruling_histogram(debrief.ruling_time_histogram),
+                      "activity": charts.activity(debrief.activity)}
+    return debrief
 
 
 @dataclass

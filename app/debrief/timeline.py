@@ -15,6 +15,7 @@ from app.debrief.models import Commendation
 from app.debrief.schemas import ActivityBucket, HistogramBin, TimelineEntry
 from app.escalations.models import Escalation, EscalationGroup
 from app.notifications.models import Notification
+from app.operations.engagement import labels
 from app.operations.models import Decision, Operation, OperationDocument
 from app.templates.models import Template, TemplateUse, TemplateVersion
 
@@ -87,7 +88,7 @@ def _rumour_entries(
         if group.resolved_at:
             outcome = OUTCOME_WORDS.get(group.outcome or "", group.outcome or "resolved")
             entries.append(TimelineEntry(at=group.resolved_at, kind="rumour_ruled", ref_id=group.id,
-                                         title=f"Rumour ruled {outcome}",
+                                         title=f"Rumour ruled {outcome}; the reporters were told",
                                          detail=group.ruling_note or summary))
             if group.counter_template_id:
                 entries.append(TimelineEntry(
@@ -106,7 +107,7 @@ def _operation_entries(session: Session, operation: Operation) -> list[TimelineE
     documents = select(OperationDocument).where(OperationDocument.operation_id == operation.id)
     for document in session.scalars(documents):
         what = "Strategy" if document.kind == "strategy" else "Briefing"
-        narrowed = (f"Stricter than the strategy on: {', '.join(document.restrictions)}"
+        narrowed = (f"Stricter than the strategy on: {labels(document.restrictions)}"
                     if document.restrictions else None)
         entries.append(TimelineEntry(at=document.created_at, kind=document.kind, ref_id=document.id,
                                      title=f"{what} version {document.version} published", detail=narrowed))
@@ -118,7 +119,9 @@ def _operation_entries(session: Session, operation: Operation) -> list[TimelineE
 
 def timeline(session: Session, operation: Operation, groups: list[EscalationGroup]) -> list[TimelineEntry]:
     entries = _operation_entries(session, operation) + _rumour_entries(session, groups, operation.id)
-    notifications = select(Notification).where(Notification.operation_id == operation.id)
+    # A ruling's messages to its reporters are part of the ruling entry, not entries of their own.
+    notifications = select(Notification).where(Notification.operation_id == operation.id,
+                                               Notification.kind != "rumour_ruling")
     for notification in session.scalars(notifications):
         # A sensitive message's words stay out of an exported report; its title says what it was.
         entries.append(TimelineEntry(at=notification.created_at, kind="notification", ref_id=notification.id,
