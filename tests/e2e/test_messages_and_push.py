@@ -130,3 +130,46 @@ def test_push_to_the_service_worker_shows_a_notification_and_reports_delivered(b
         assert json.loads(payload)["receipt_token"]
     finally:
         phone.close()
+
+
+STUB_PUSH_MANAGER = """
+// Headless Chromium has no push service: stand in for the browser's half of pushManager.subscribe()
+// and remember the applicationServerKey the app passed.
+PushManager.prototype.getSubscription = async function () { return window.__subscription || null; };
+PushManager.prototype.subscribe = async function (options) {
+  window.__applicationServerKey = btoa(String.fromCharCode(...new Uint8Array(options.applicationServerKey)))
+    .replace(/\\+/g, "-").replace(/\\//g, "_").replace(/=+$/, "");
+  window.__subscription = {
+    endpoint: location.origin + "/push-service/e2e-subscription",
+    toJSON() {
+      return { endpoint: this.endpoint, expirationTime: null,
+        keys: { p256dh: "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM",
+                auth: "tBHItJI5svbpez7KI4CCXg" } };
+    },
+    unsubscribe: async () => true,
+  };
+  return window.__subscription;
+};
+"""
+
+
+def test_turning_on_alerts_asks_from_a_tap_and_subscribes_with_the_servers_key(browser, live_server, world):
+    phone = new_context(browser, live_server, "phone")
+    phone.add_init_script(STUB_PUSH_MANAGER)
+    try:
+        officer = phone.new_page()
+        sign_in(officer, world["officer"])
+        wait_for_worker(officer)
+        expect(officer.get_by_role("heading", name="Alerts from Bronze")).to_be_visible()
+        phone.grant_permissions(["notifications"])  # what the officer answers to the browser's question
+        with officer.expect_response("**/api/v1/push/subscriptions") as answer:
+            officer.get_by_role("button", name="Turn on alerts").click()
+        assert answer.value.status == 201
+        expect(officer.get_by_text("Alerts are on.")).to_be_visible()
+        vapid = live_server.api("GET", "/push/vapid-public-key").json()["public_key"]
+        assert officer.evaluate("window.__applicationServerKey") == vapid
+        officer.goto("/#/messages")
+        officer.goto("/#/home")
+        expect(officer.get_by_role("button", name="Turn on alerts")).to_have_count(0)
+    finally:
+        phone.close()
