@@ -31,6 +31,7 @@ const ROUTES = {
     show: (c) => c.isCommand || c.role === "auditor" },
   templates: { load: () => import("./views/templates.js"), label: "Templates",
     show: (c) => ["comms", "gold", "bronze", "admin"].includes(c.role) || ["comms", "gold", "bronze"].includes(c.opRole) },
+  debrief: { load: () => import("./views/debrief.js"), label: "Debrief", show: (c) => Boolean(c.op) },
   audit: { load: () => import("./views/audit.js"), label: "Audit log", show: (c) => ["auditor", "admin"].includes(c.role) },
   admin: { load: () => import("./views/admin.js"), label: "Users and members",
     show: (c) => c.role === "admin" || c.isCommand },
