@@ -26,7 +26,7 @@ def test_bronze_sends_the_officer_acknowledges_and_the_panel_counts_it(browser, 
         sign_in(bronze, world["bronze"])
         bronze.goto("/#/compose")
         bronze.get_by_label("Title").fill("Move to Bull Street")
-        bronze.get_by_label("Message", exact=True).fill("Serial 1 and 2: move to Bull Street now and hold the junction.")
+        bronze.get_by_label("Message", exact=True).fill("Serial 1 and 2: move to Bull Street now, hold the junction.")
         bronze.get_by_label("Send to").select_option("role")
         bronze.get_by_label("Role", exact=True).select_option("officer")
         bronze.get_by_label("Urgency").select_option("high")
@@ -126,7 +126,9 @@ def test_push_to_the_service_worker_shows_a_notification_and_reports_delivered(b
         cdp.send("ServiceWorker.deliverPushMessage",
                  {"origin": live_server.url, "registrationId": registration_id, "data": payload})
         officer.wait_for_timeout(500)
-        assert officer.evaluate("""async () => (await (await navigator.serviceWorker.ready).getNotifications()).length""") == 1
+        count_shown = "async () => (await (await navigator.serviceWorker.ready).getNotifications()).length"
+        shown_now = officer.evaluate(count_shown)
+        assert shown_now == 1
         assert json.loads(payload)["receipt_token"]
     finally:
         phone.close()
