@@ -65,6 +65,20 @@ def event_hash(event: dict[str, Any]) -> str:
     return hashlib.sha256(canonical(body)).hexdigest()
 
 
+_BEFORE_LINK = ("action", "actor_id", "actor_role", "at", "details", "ip", "operation_id")
+_AFTER_LINK = ("target_id", "target_type")
+
+
+def canonical_parts(event: dict[str, Any]) -> tuple[str, str]:
+    """The canonical JSON of an event's body split around its link: the bytes hashed are
+    prefix + '"prev_hash":"<hash>","seq":<seq>,' + suffix. The top-level names are ASCII, so JCS puts
+    "prev_hash" and "seq" between "operation_id" and "target_id"; the writer lets PostgreSQL fill in the
+    link under the chain lock."""
+    prefix = canonical({name: event[name] for name in _BEFORE_LINK})[:-1] + b","
+    suffix = canonical({name: event[name] for name in _AFTER_LINK})[1:]
+    return prefix.decode("utf-8"), suffix.decode("utf-8")
+
+
 def is_archived(event: dict[str, Any]) -> bool:
     """Retention archiving replaced this event's detail; its stored hash stands for the original."""
     return event["details"] == ARCHIVED_DETAILS

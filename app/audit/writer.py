@@ -6,19 +6,21 @@ serialised by BEGIN IMMEDIATE), so the lock is held only for the append itself a
 forks. A rolled-back transaction appends nothing: no audit record for a change that did not happen.
 """
 
+import json
 import uuid
 from contextvars import ContextVar
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import event, insert, select, text
+from sqlalchemy import event
 from sqlmodel import Session
 
-from app.audit.chain import GENESIS_HASH, event_hash
+from app.audit.chain import GENESIS_HASH, canonical_parts, event_hash
 from app.audit.models import AuditEvent
 from app.core.types import iso, parse_iso, utcnow
 
 CHAIN_LOCK_KEY = 7_261_001
+_AUDIT_TABLE = AuditEvent.__table__
 client_ip: ContextVar[str | None] = ContextVar("client_ip", default=None)
 _PENDING = "audit_pending"
 
@@ -113,27 +115,60 @@ def pending_count(session: Session) -> int:
     return len(session.info.get(_PENDING, ()))
 
 
+_HEAD_SQL = "SELECT seq, hash FROM audit_event ORDER BY seq DESC LIMIT 1"
+_LOCK_SQL = f"SELECT pg_advisory_xact_lock({CHAIN_LOCK_KEY})"
+# PostgreSQL: the head is read, the event chained and hashed, all in one statement on the server; the
+# hashed bytes are exactly canonical(event): prefix + "prev_hash" and "seq" members + suffix (see
+# `chain.canonical_parts`). Each statement sees the rows the earlier ones of its transaction inserted.
+_PG_INSERT_SQL = f"""
+INSERT INTO audit_event (seq, at, actor_id, actor_role, operation_id, action, target_type, target_id,
+                         details, ip, prev_hash, hash)
+SELECT head.seq + 1, %(at)s, %(actor_id)s, %(actor_role)s, %(operation_id)s, %(action)s, %(target_type)s,
+       %(target_id)s, %(details)s::json, %(ip)s, head.hash,
+       encode(sha256(convert_to(%(prefix)s || '"prev_hash":"' || head.hash || '","seq":' || (head.seq + 1)::text
+                                || ',' || %(suffix)s, 'UTF8')), 'hex')
+FROM ((SELECT seq, hash FROM audit_event ORDER BY seq DESC LIMIT 1)
+      UNION ALL (SELECT 0, '{GENESIS_HASH}') ORDER BY seq DESC LIMIT 1) AS head
+"""
+
+
 def _append(session: Session) -> None:
+    """Chain and insert the session's queued events, under the chain lock, which is held until commit
+    so the next writer reads a committed head. Everything that can be done before taking the lock is:
+    the change's own flush and, on PostgreSQL, the canonical bytes of each event (all but seq and
+    prev_hash). There the lock, the head read, the hashing and the insert go to the server in a single
+    round trip (a psycopg pipeline), so the lock is held for that round trip and the commit, however
+    busy this process is."""
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return
-    session.flush()  # the change itself first, so the chain lock covers only the append
+    session.flush()
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
-    head = connection.execute(
-        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
-    ).first()
-    seq, prev_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
-    rows = []
-    for item in pending:
+        _append_postgres(connection, pending)
+        return
+    rows = [{**item, "at": parse_iso(item["at"])} for item in pending]
+    head = connection.exec_driver_sql(_HEAD_SQL).first()
+    seq, prev_hash = (head[0], head[1]) if head else (0, GENESIS_HASH)
+    for item, row in zip(pending, rows, strict=True):
         seq += 1
-        item = {**item, "seq": seq, "prev_hash": prev_hash}
-        item["hash"] = prev_hash = event_hash(item)
-        rows.append(item)
-    for row in rows:
-        row["at"] = parse_iso(row["at"])
-    connection.execute(insert(AuditEvent), rows)
+        item["seq"], item["prev_hash"] = seq, prev_hash
+        prev_hash = event_hash(item)
+        row.update(seq=seq, prev_hash=item["prev_hash"], hash=prev_hash)
+    connection.execute(_AUDIT_TABLE.insert(), rows)
+
+
+def _append_postgres(connection, pending: list[dict[str, Any]]) -> None:
+    params = []
+    for item in pending:
+        prefix, suffix = canonical_parts(item)
+        params.append({**item, "at": parse_iso(item["at"]), "details": json.dumps(item["details"]),
+                       "prefix": prefix, "suffix": suffix})
+    driver = connection.connection.driver_connection
+    with driver.pipeline(), driver.cursor() as cursor:
+        cursor.execute(_LOCK_SQL)
+        for param in params:
+            cursor.execute(_PG_INSERT_SQL, param)
 
 
 @event.listens_for(Session, "before_commit")

@@ -103,3 +103,14 @@ def test_first_bad_seq_finds_any_edit(details_list, data):
     victim = data.draw(st.integers(0, len(chain) - 1))
     chain[victim] = {**chain[victim], "details": {**chain[victim]["details"], "edited": json.dumps(victim)}}
     assert first_bad_seq(chain) == victim + 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(events)
+def test_canonical_parts_rebuild_the_hashed_bytes(event):
+    """The PostgreSQL writer hashes prefix + link + suffix on the server: those must be the same bytes."""
+    from app.audit.chain import canonical_parts
+
+    prefix, suffix = canonical_parts(event)
+    rebuilt = f'{prefix}"prev_hash":"{event["prev_hash"]}","seq":{event["seq"]},{suffix}'.encode()
+    assert rebuilt == canonical({name: event[name] for name in HASHED_FIELDS})
