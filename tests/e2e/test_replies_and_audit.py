@@ -59,7 +59,7 @@ def test_officer_renders_a_template_and_the_use_is_recorded(browser, live_server
 
         officer.locator(f'[data-template-id="{template["id"]}"]').click()
         expect(officer.get_by_role("heading", name="Road closed")).to_be_visible()
-        expect(officer.get_by_text("Up to 10 characters.")).to_be_visible()
+        expect(officer.get_by_text("Up to 10 characters, no links, no @mentions.")).to_be_visible()
         officer.get_by_label("Corporation Street").check()
         officer.get_by_label("Until when").fill("18:00")
         expected = "Road closures: Corporation Street is closed until 18:00. Use the diversion signs."
@@ -159,3 +159,29 @@ def test_auditor_searches_exports_and_verifies(browser, live_server, world, tmp_
         expect(auditor.locator("#verify-result")).to_contain_text("Chain intact")
     finally:
         laptop.close()
+
+
+def test_an_officer_who_has_not_read_the_briefing_is_sent_to_it_first(browser, live_server, world):
+    template, _ = _closure_template(live_server, world)
+    assert live_server.api("PUT", f"/operations/{world.op.id}/briefing", world.headers("bronze"),
+                           json={"text": "Serial 1 at the start of the route."}).status_code == 200
+    phone = new_context(browser, live_server, "phone", permissions=["clipboard-read", "clipboard-write"])
+    try:
+        officer = phone.new_page()
+        sign_in(officer, world["officer"])
+        officer.goto(f"/#/replies/{template['id']}")
+        officer.get_by_label("Bull Street").check()
+        officer.get_by_label("Until when").fill("18:00")
+        officer.locator("#copy").click()
+        expect(officer.locator("form [role=status]")).to_contain_text("acknowledge the current strategy and briefing")
+        officer.get_by_role("link", name="Read the briefing").click()
+        officer.get_by_role("button", name="I have read this").click()
+        expect(officer.get_by_text("You have read this version")).to_be_visible()
+        officer.go_back()
+        officer.get_by_label("Bull Street").check()
+        officer.get_by_label("Until when").fill("18:00")
+        officer.locator("#copy").click()
+        expect(officer.get_by_role("status").filter(has_text="Recorded.")).to_be_visible()
+        assert _uses(live_server, world)["uses"] == 1
+    finally:
+        phone.close()

@@ -98,11 +98,15 @@ function slotControl(slot, onInput) {
         h("input", { type: "radio", name, value: choice, required: true, oninput: onInput, checked: index === 0 && (slot.choices || []).length === 1 }),
         choice)));
   }
-  const rules = [`Up to ${slot.max_length || 100} characters`];
-  if (slot.pattern) rules.push("in the required format");
-  if (slot.hint) rules.push(slot.hint);
-  const input = h("input", { name, maxLength: slot.max_length || 100, required: slot.required !== false, oninput: onInput,
-    autocomplete: "off", pattern: slot.pattern || undefined });
+  // the slot's rules as the server will apply them, so the officer is not surprised by a refusal
+  const maxLength = slot.max_length || 80;
+  const rules = [`Up to ${maxLength} characters`];
+  if (slot.charset === "digits") rules.push("digits only");
+  else if (slot.charset === "alphanumeric") rules.push("letters and digits only");
+  if (!slot.allow_urls) rules.push("no links");
+  if (!slot.allow_mentions) rules.push("no @mentions");
+  const input = h("input", { name, maxLength, required: true, oninput: onInput, autocomplete: "off",
+    inputMode: slot.charset === "digits" ? "numeric" : undefined });
   return field(label, input, `${rules.join(", ")}.`);
 }
 
@@ -141,7 +145,10 @@ function renderTemplate(ctx, template) {
           path: `/api/v1/templates/${template.id}/render`, body });
         status.textContent = "No signal: the use is saved and will be recorded when you are back online.";
       } else {
-        status.textContent = error.fieldErrors?.length ? error.fieldErrors.join(" ") : error.message;
+        status.replaceChildren(error.fieldErrors?.length ? error.fieldErrors.join(" ") : error.message);
+        if (error.problem?.type?.includes("briefing-not-acknowledged")) {
+          status.append(" ", h("a", { href: "#/briefing" }, "Read the briefing"));
+        }
         return;
       }
     }
