@@ -257,9 +257,18 @@ function openStream() {
     onEvent: (event) => {
       state.events.dispatchEvent(new CustomEvent(event.type, { detail: event.data }));
       if (event.type.startsWith("notification.")) refreshUnread();
+      if (event.type === "escalation.updated") tellReporter(event.data);
     },
     onState: (s) => state.events.dispatchEvent(new CustomEvent("stream-state", { detail: s })),
   });
+}
+
+/** A ruling on the officer's own report is news wherever they are in the app. */
+function tellReporter(escalation) {
+  if (!escalation || String(escalation.reporter_id) !== String(state.me?.id) || escalation.status !== "resolved") return;
+  if (currentRouteName() === "escalate") return; // the list shows it already
+  const outcome = { false: "false", true: "true", unverified: "unverified", duplicate: "a duplicate" }[escalation.outcome];
+  toast(`Bronze has ruled on your report${outcome ? `: ${outcome}` : ""}. See My reports.`);
 }
 
 let heartbeat = null;
