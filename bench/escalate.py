@@ -18,7 +18,6 @@ import asyncio
 import json
 import multiprocessing
 import os
-import queue
 import random
 import shutil
 import socket
@@ -28,6 +27,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
@@ -154,25 +154,29 @@ def start_server(env: dict[str, str], port: int) -> subprocess.Popen:
 
 # --- the SSE listener (its own process, so the load generator does not delay its clock) --------------------
 
-def listener_process(url: str, headers: dict[str, str], ready, results, expected: int) -> None:
-    """Bronze's console: timestamps each `escalation.created` as it arrives, until all are in (or the
-    server stops)."""
-    arrivals: dict[str, float] = {}
-    try:
-        with httpx.Client(timeout=httpx.Timeout(10, read=None)) as client, \
-                client.stream("GET", url, headers=headers) as response:
-            ready.set()
-            event_type = None
-            for line in response.iter_lines():
-                if line.startswith("event:"):
-                    event_type = line[6:].strip()
-                elif line.startswith("data:") and event_type == "escalation.created":
-                    arrivals[json.loads(line[5:])["id"]] = time.time()
-                    if len(arrivals) >= expected:
-                        break
-    except httpx.HTTPError:
-        pass  # the server went away: report what arrived
-    results.put(arrivals)
+def listener_process(url: str, headers: dict[str, str], ready, log_path: str) -> None:
+    """Bronze's console: appends `<escalation id> <arrival time>` for each `escalation.created` to a file
+    as it arrives (so nothing is lost however the run ends)."""
+    with open(log_path, "a", buffering=1) as log, httpx.Client(timeout=httpx.Timeout(10, read=None)) as client:
+        try:
+            with client.stream("GET", url, headers=headers) as response:
+                ready.set()
+                event_type = None
+                for line in response.iter_lines():
+                    if line.startswith("event:"):
+                        event_type = line[6:].strip()
+                    elif line.startswith("data:") and event_type == "escalation.created":
+                        log.write(f"{json.loads(line[5:])['id']} {time.time()}\n")
+        except httpx.HTTPError:
+            pass  # the server went away
+
+
+def read_arrivals(log_path: Path) -> dict[str, float]:
+    arrivals = {}
+    for line in log_path.read_text().splitlines():
+        escalation_id, _, at = line.partition(" ")
+        arrivals.setdefault(escalation_id, float(at))
+    return arrivals
 
 
 # --- the load --------------------------------------------------------------------------------------------
@@ -209,8 +213,8 @@ async def load(base: str, operation_id: str, officers: list[dict[str, str]], rat
                 response = await client.post(url, json=body, headers=officers[index])
                 status = response.status_code
                 escalation_id = response.json().get("id") if status in (200, 201) else None
-            except httpx.HTTPError:
-                status, escalation_id = 0, None
+            except httpx.HTTPError as exc:
+                status, escalation_id = type(exc).__name__, None
             results.append((status, time.perf_counter() - sent, sent_wall, escalation_id))
 
         started = time.perf_counter() + 0.2
@@ -257,9 +261,9 @@ def main() -> None:
         base = f"http://127.0.0.1:{port}"
 
         context = multiprocessing.get_context("spawn")
-        ready, results = context.Event(), context.Queue()
+        ready, log_path = context.Event(), workdir / "sse-arrivals.log"
         listener = context.Process(target=listener_process, daemon=True, args=(
-            f"{base}/api/v1/operations/{operation_id}/stream", bronze, ready, results, args.officers))
+            f"{base}/api/v1/operations/{operation_id}/stream", bronze, ready, str(log_path)))
         listener.start()
         if not ready.wait(30):
             raise SystemExit("the SSE listener did not connect")
@@ -267,13 +271,11 @@ def main() -> None:
 
         outcomes, started, finished = asyncio.run(
             load(base, operation_id, officers, args.rate, args.burst, args.pause, args.seed))
-        if os.environ.get("BENCH_DEBUG"):
-            print(sorted({o[0] for o in outcomes}), len(outcomes), finished - started)
-        try:
-            arrivals = results.get(timeout=20)
-        except queue.Empty:  # some events never came: end the stream to collect what did
-            server.terminate()
-            arrivals = results.get(timeout=20)
+        expected = sum(1 for o in outcomes if o[0] == 201)
+        deadline = time.monotonic() + 15
+        while len(arrivals := read_arrivals(log_path)) < expected and time.monotonic() < deadline:
+            time.sleep(0.2)
+        listener.terminate()
         listener.join(5)
 
         accepted = [o for o in outcomes if o[0] in (200, 201)]
@@ -284,8 +286,9 @@ def main() -> None:
         bursts = -(-args.officers // args.burst)
         print(f"engine {args.engine}: {args.officers} officers, one report each, {bursts} bursts of {args.burst} "
               f"offered at {args.rate:.0f}/s, {args.pause:.1f} s apart, one SSE listener (Bronze)")
-        print(f"accepted      {len(accepted)}/{len(outcomes)} (failed {len(failed)}"
-              f"{': ' + str(sorted({o[0] for o in failed})) if failed else ''})")
+        failures = Counter(str(o[0]) for o in failed)
+        print(f"accepted      {len(accepted)}/{len(outcomes)}"
+              + (f"  failed: {dict(failures)}" if failures else ""))
         print(f"accepted/s    {len(accepted) / elapsed:.1f}  (over {elapsed:.1f} s incl. pauses; "
               f"{len(accepted) / max(0.001, elapsed - args.pause * (bursts - 1)):.1f}/s within bursts)")
         print(f"create ms     p50 {statistics.median(latencies):.1f}  p99 {percentile(latencies, 0.99):.1f}  "
@@ -295,6 +298,10 @@ def main() -> None:
                   f"max {max(to_sse):.1f} ms  ({len(to_sse)}/{len(accepted)} events received)")
         else:
             print("create->SSE   no events received")
+        queue = httpx.get(f"{base}/api/v1/operations/{operation_id}/escalation-queue", headers=bronze, timeout=60)
+        if queue.status_code == 200:
+            sizes = sorted((row["size"] for row in queue.json()), reverse=True)
+            print(f"grouping      {sum(sizes)} reports in {len(sizes)} queue rows; largest {sizes[:5]}")
     finally:
         if server is not None and server.poll() is None:
             server.terminate()

@@ -31,19 +31,25 @@ def _json_dumps_is_jcs(value: Any) -> bool:
     That holds for strings, safe integers, booleans, null, lists and objects whose keys are in the Basic
     Multilingual Plane (JCS sorts keys by UTF-16 code units, Python by code points; the two orders agree
     there). Floats print differently (1.0 vs 1, 1e+21 vs 1e21), so anything else takes the slow path.
-    """
+    Strings and nulls, nearly every value in the log, are accepted inline (this runs for every event
+    exported or verified)."""
     kind = type(value)
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str:
+                return False
+            if not key.isascii() and any(ord(char) > 0xFFFF for char in key):
+                return False
+            item_kind = type(item)
+            if item_kind is str or item is None or item_kind is bool:
+                continue
+            if not _json_dumps_is_jcs(item):
+                return False
+        return True
     if kind is str or value is None or kind is bool:
         return True
     if kind is int:
         return -_MAX_SAFE_INTEGER <= value <= _MAX_SAFE_INTEGER
-    if kind is dict:
-        for key, item in value.items():
-            if type(key) is not str or not _json_dumps_is_jcs(item):
-                return False
-            if not key.isascii() and any(ord(char) > 0xFFFF for char in key):
-                return False
-        return True
     if kind is list:
         return all(_json_dumps_is_jcs(item) for item in value)
     return False

@@ -128,7 +128,8 @@ def _archive_operation(session: Session, *, settings: Settings, retention: Audit
     # reads the seqs and the digest from it).
     record(session, actor=None, actor_role="system", action=AuditAction.AUDIT_ARCHIVED,
            target_type="audit_archive", target_id=archive.id,
-           details={"archive_id": str(archive.id), "operation_id": operation_id, "cutoff": iso(cutoff), "retain_days": retention.retain_days,
+           details={"archive_id": str(archive.id), "operation_id": operation_id, "cutoff": iso(cutoff),
+                    "retain_days": retention.retain_days,
                     "count": len(seqs), "seqs": manifest_ranges, "file_name": path.name,
                     "file_sha256": file_sha256, "redacted_sha256": redacted.hexdigest()})
     return ArchiveResult(operation_id=operation_id, count=len(seqs), file=path, sha256=file_sha256)

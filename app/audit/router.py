@@ -5,8 +5,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
-from app.audit import checkpoints  # noqa: F401  (registers the signing key, checkpoint task and hook)
-from app.audit import export, retention, service, signing
+from app.audit import (
+    checkpoints,  # noqa: F401  (registers the signing key, checkpoint task and hook)
+    export,
+    retention,
+    service,
+    signing,
+)
 from app.audit.schemas import AuditPage, AuditTotals, Manifest, PublicKeyOut, RetentionIn, RetentionOut, VerifyOut
 from app.core.deps import CurrentUser, SessionDep, SettingsDep
 

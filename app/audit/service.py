@@ -125,11 +125,17 @@ def ensure_filter_visible(session: Session, *, actor: User, filters: AuditFilter
         operation_access(session, actor=actor, operation_id=filters.operation_id)
 
 
+def _iso_utc(at: datetime) -> str:
+    """`iso()` for the UTC datetimes UTCDateTime returns, without strftime (this runs per exported event)."""
+    text = at.isoformat(timespec="microseconds")
+    return text[:-6] + "Z" if text.endswith("+00:00") else iso(at)
+
+
 def row_dict(row) -> dict[str, Any]:
     """A result row (COLUMNS, in order) as the event exactly as hashed, plus its hash."""
     seq, at, actor_id, actor_role, operation_id, action, target_type, target_id, details, ip, prev, digest = row
     return {
-        "seq": seq, "at": iso(at), "actor_id": actor_id, "actor_role": actor_role, "operation_id": operation_id,
+        "seq": seq, "at": _iso_utc(at), "actor_id": actor_id, "actor_role": actor_role, "operation_id": operation_id,
         "action": action, "target_type": target_type, "target_id": target_id, "details": details, "ip": ip,
         "prev_hash": prev, "hash": digest,
     }
@@ -241,8 +247,8 @@ def verify_chain(session: Session, settings: Settings | None = None) -> VerifyOu
     last_good_mark = 0
 
     def verdict(bad: int | None, problem: str | None = None) -> VerifyOut:
-        return VerifyOut(ok=bad is None and problem is None and not marks.problems, events_checked=checked, head_seq=head_seq,
-                         head_hash=head_hash, first_bad_seq=bad, checked_at=utcnow(),
+        return VerifyOut(ok=bad is None and problem is None and not marks.problems, events_checked=checked,
+                         head_seq=head_seq, head_hash=head_hash, first_bad_seq=bad, checked_at=utcnow(),
                          checkpoints_checked=marks.checked_upto(head_seq), archived_events=archived,
                          problem=problem or (marks.problems[0] if marks.problems else None))
 

@@ -36,8 +36,9 @@ def jcs(value) -> str:
 
 texts = st.text(max_size=20)  # any code point but lone surrogates, incl. controls and astral planes
 scalars = st.none() | st.booleans() | st.integers(-SAFE, SAFE) | texts
-json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(texts, inner, max_size=4),
-                           max_leaves=20)
+json_values = st.recursive(
+    scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(texts, inner, max_size=4), max_leaves=20
+)
 
 
 @settings(max_examples=400, deadline=None)
