@@ -172,8 +172,8 @@ def audit_archive(
 
 @cli.command()
 def worker(
-    concurrency: Annotated[int, typer.Option(min=1, max=256, help="Push requests in flight")] = 8,
-    batch: Annotated[int, typer.Option(min=1, max=5000, help="Outbox rows claimed at a time")] = 250,
+    concurrency: Annotated[int, typer.Option(min=1, max=256, help="Push requests in flight")] = 32,
+    batch: Annotated[int, typer.Option(min=1, max=5000, help="Outbox rows claimed at a time")] = 200,
     lanes: Annotated[int, typer.Option(min=1, max=16, help="Claim/encrypt/send pipelines")] = 3,
     lease: Annotated[float, typer.Option(min=1, help="Seconds a claim lasts before another worker may take it")] = 60,
     once: Annotated[bool, typer.Option("--once", help="Send what is due now, then exit")] = False,
