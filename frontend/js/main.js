@@ -95,6 +95,10 @@ async function route() {
   if (ALIASES[routeName] && state.me) routeName = ALIASES[routeName](ctx);
   if (!state.me && !ROUTES[routeName]?.public) routeName = "signin";
   if (state.me && routeName === "signin") routeName = defaultRoute();
+  if (state.updateReady && ["home", "console", "signin"].includes(routeName)) {
+    location.reload();
+    return;
+  }
   const entry = ROUTES[routeName];
   if (!entry) {
     mount(ctx.main, h("section", { class: "card" }, h("h1", {}, "Not found"),
@@ -305,8 +309,11 @@ ctx.isUnread = isUnread;
 
 // ---- chrome ------------------------------------------------------------------------------------
 
+/** Automatic receipts (delivered, opened) are sent quietly; what the officer did is counted. */
+const officerAction = (item) => !(item.kind === "receipt" && item.body?.event !== "acknowledged");
+
 async function updateOutboxChip(items) {
-  const list = items || (await outbox.list());
+  const list = (items || (await outbox.list())).filter(officerAction);
   const chip = document.getElementById("outbox-count");
   const rejected = list.filter((i) => i.state === "rejected").length;
   chip.hidden = list.length === 0;
@@ -344,6 +351,13 @@ function boot() {
   });
   document.addEventListener("visibilitychange", () => {
     if (!document.hidden && state.me) { outbox.flush(); refreshUnread(); }
+  });
+  // A new version's worker takes over at once (sw.js skips waiting); the old page keeps running old code,
+  // so it reloads at the next safe moment: when the officer is back on a home screen.
+  let hadController = Boolean(navigator.serviceWorker?.controller);
+  navigator.serviceWorker?.addEventListener("controllerchange", () => {
+    if (hadController) state.updateReady = true;
+    hadController = true;
   });
   push.registerWorker();
 }
