@@ -87,7 +87,8 @@ async function renderSheet(ctx, clientId) {
   const tick = setInterval(() => {
     const left = Math.max(0, Math.ceil((holdUntil - Date.now()) / 1000));
     countdown.textContent = left > 0 && left <= HOLD_MS / 1000 ? `Sending to Bronze in ${left} s.` : left > 0
-      ? "Waiting for you to press Send." : "Sent to the queue.";
+      ? "Waiting for you to press Send." : navigator.onLine ? "On its way to Bronze."
+        : "Waiting for signal: it goes as soon as there is one.";
     if (left === 0 && !done) finish();
   }, 500);
 
