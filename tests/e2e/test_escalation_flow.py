@@ -88,3 +88,35 @@ def test_offline_escalation_reaches_bronze_live_and_the_ruling_comes_back(browse
     finally:
         laptop.close()
         phone.close()
+
+
+def test_a_photo_from_the_sheet_follows_its_report_and_bronze_sees_it(browser, live_server, world, tmp_path):
+    from PIL import Image
+
+    photo = tmp_path / "crowd.jpg"
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(photo, "JPEG")
+    laptop = new_context(browser, live_server, "laptop")
+    phone = new_context(browser, live_server, "phone")
+    try:
+        officer = phone.new_page()
+        sign_in(officer, world["officer"])
+        phone.set_offline(True)
+        officer.locator("#escalate-button").click()
+        officer.get_by_label("What is the rumour?").fill("Video of a van on fire")
+        officer.get_by_label("Photo").set_input_files(str(photo))
+        officer.get_by_role("button", name="Send now").click()
+        expect(officer.locator("#outbox-count")).to_have_text("2 waiting")
+        phone.set_offline(False)
+        expect(officer.locator("#outbox-count")).to_be_hidden()
+
+        bronze = laptop.new_page()
+        sign_in(bronze, world["bronze"])
+        bronze.goto("/#/console")
+        bronze.locator("#queue .queue-item").filter(has_text="Video of a van on fire").click()
+        bronze.get_by_role("button", name="Show photo (64×48)").click()
+        image = bronze.locator("#group-detail img.photo")
+        expect(image).to_be_visible()
+        assert image.evaluate("img => img.complete && img.naturalWidth") == 64
+    finally:
+        laptop.close()
+        phone.close()

@@ -29,7 +29,21 @@ export default async function render(ctx) {
     op.exercise ? h("p", { class: "badge badge-warn" }, "EXERCISE") : null,
     section("Engagement strategy (Gold)", op.strategy, op.strategy_version),
     section("Briefing (Bronze)", op.briefing, op.briefing_version),
+    rulesCard(op.engagement),
     status,
     button,
     ctx.isCommand ? h("p", {}, h("a", { href: "#/console" }, "Who has read it: see the briefing panel on the console")) : null);
+}
+
+// What applies to officers, rule by rule (the stricter of strategy and briefing), with Bronze's recorded
+// reason wherever the briefing narrowed Gold's strategy.
+function rulesCard(engagement) {
+  if (!engagement) return null;
+  const value = (rule) => (Array.isArray(rule.applies) ? (rule.applies.length ? rule.applies.join(", ") : "none")
+    : rule.applies === null ? "all" : rule.applies ? "Yes" : "No");
+  return h("section", { class: "card", id: "engagement-rules" }, h("h2", {}, "What you may do"),
+    h("ul", { class: "list" }, engagement.rules.map((rule) => h("li", {},
+      h("strong", {}, `${rule.label}: `), badge(value(rule), rule.applies === false ? "warn" : "ok"),
+      rule.restricted_by_briefing ? h("p", { class: "muted prewrap" }, "Narrowed by the briefing",
+        rule.rationale ? `: ${rule.rationale}` : ".") : null))));
 }
