@@ -198,7 +198,9 @@ def main() -> None:
         settings = get_settings()
         upgrade(settings.effective_database_url)
         print(f"database: {'PostgreSQL' if database_url else 'SQLite'}; dispatcher processes: {args.workers}; "
-              f"concurrency {args.concurrency} x lanes {args.lanes}, batch {args.batch}")
+              f"concurrency {args.concurrency} x lanes {args.lanes}, batch {args.batch}; "
+              f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (the machine is shared: wall times "
+              "depend on it, CPU s per 1,000 much less)")
         t = time.perf_counter()
         subscriptions = httpx.post(f"{control}/subscriptions?count={args.subscriptions}", timeout=300).json()
         operation_id, bronze_id = arrange(subscriptions, args.officers)
@@ -247,7 +249,9 @@ def main() -> None:
         print(f"sequential pywebpush loop over {baseline['sample']} subscriptions: {baseline['rate']:,.0f} messages/s, "
               f"{baseline['cpu_per_1000_s']:.3f} CPU s per 1,000 "
               f"(15,000 would take {len(subscriptions) / baseline['rate']:.0f} s)")
-        print(f"speed-up: {sent / elapsed / baseline['rate']:.1f}x")
+        print(f"speed-up: {sent / elapsed / baseline['rate']:.1f}x in messages/s, "
+              f"{baseline['cpu_per_1000_s'] / (cpu / sent * 1000):.1f}x in CPU per message; "
+              f"load average now {os.getloadavg()[0]:.1f}")
     finally:
         push.terminate()
         push.wait(10)
