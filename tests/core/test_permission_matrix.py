@@ -21,6 +21,7 @@ import pytest
 from app.core.db import reset_engine
 from tests.escalations import matrix as esc
 from tests.factories import make_world
+from tests.notifications import matrix as push
 
 CALLERS = ["anonymous", "admin", "auditor", "gold", "bronze", "comms", "officer", "outsider", "other_bronze"]
 SIGNED_IN = frozenset(CALLERS) - {"anonymous"}
@@ -106,6 +107,16 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/escalations/{escalation_id}/attachments/{attachment_id}"): Rule(
         COMMAND | {"officer"}, setup=esc.report_with_photo),
     ("GET", "/api/v1/operations/{operation_id}/stream"): Rule(MEMBERS, params={"replay_only": "true"}),
+    # push and notifications (setups in tests/notifications/matrix.py)
+    ("GET", "/api/v1/push/vapid-public-key"): Rule(frozenset(CALLERS)),
+    ("POST", "/api/v1/push/subscriptions"): Rule(SIGNED_IN, body=push.subscription_body),
+    ("DELETE", "/api/v1/push/subscriptions"): Rule(frozenset({"officer"}), body={"endpoint": push.OFFICERS_ENDPOINT},
+                                                   setup=push.officers_subscription),
+    ("POST", "/api/v1/operations/{operation_id}/notifications"): Rule(COMMAND, body={"title": "t", "body": "b"}),
+    ("GET", "/api/v1/operations/{operation_id}/notifications"): Rule(MEMBERS | {"auditor"}),
+    ("GET", "/api/v1/notifications/{notification_id}"): Rule(MEMBERS | {"auditor"}, setup=push.message_to_everyone),
+    ("POST", "/api/v1/notifications/{notification_id}/receipts"): Rule(
+        frozenset({"gold", "comms", "officer"}), body={"event": "opened"}, setup=push.message_to_everyone),
 }
 # Login and refresh answer 401 for bad credentials to everyone: they are "allowed" for every caller
 # but their 401 is the expected refusal of the sample credentials, not a permission failure.
