@@ -52,23 +52,22 @@ def _ensure_may_add(access: OperationAccess, settings: Settings) -> None:
             raise Conflict(f"The debrief window of this operation closed on {iso(window_ends)}.")
 
 
-def _target(session: Session, operation_id: uuid.UUID, data: CommendationIn) -> tuple[str, uuid.UUID]:
-    """What is commended, in a line, and whose work it was; 404 unless it belongs to this operation."""
+def _ensure_target(session: Session, operation_id: uuid.UUID, data: CommendationIn) -> None:
+    """404 unless the commended template use or report belongs to this operation."""
     if data.target_type == CommendationTarget.TEMPLATE_USE:
         use = session.get(TemplateUse, data.target_id)
         if use is None or use.operation_id != operation_id:
             raise NotFound("Template use not found in this operation.")
-        return use.text, use.user_id
+        return
     report = session.get(Escalation, data.target_id)
     if report is None or report.operation_id != operation_id:
         raise NotFound("Escalation not found in this operation.")
-    return report.summary or report.source_url or "(no text)", report.reporter_id
 
 
 def commend(*, session: Session, settings: Settings, access: OperationAccess, data: CommendationIn
             ) -> CommendationPublic:
     access.ensure(Permission.COMMEND)
-    _target(session, access.operation.id, data)
+    _ensure_target(session, access.operation.id, data)
     _ensure_may_add(access, settings)
     commendation = Commendation(operation_id=access.operation.id, target_type=data.target_type,
                                 target_id=data.target_id, note=data.note, author_id=access.actor.id)
