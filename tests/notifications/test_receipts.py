@@ -146,3 +146,18 @@ class TestSendToUsers:
         event = db.scalar(select(AuditEvent).where(AuditEvent.action == "notification.sent"))
         assert event.details["left_out"] == 1 and event.details["ref"]["escalation_id"] == "e1"
         assert event.target_id == str(notification.id)
+
+
+class TestLiveEvents:
+    def test_created_goes_to_recipients_and_receipts_with_counts_to_command(self, client, world, db):
+        from app.live.models import LiveEvent
+
+        nid = send(client, world, {"require_ack": True, "audience": {"kind": "group", "value": "Serial 1"}}
+                   ).json()["id"]
+        receipt(client, nid, "acknowledged", world.headers("officer"))
+        events = {e.type: e for e in db.scalars(select(LiveEvent).where(LiveEvent.operation_id == world.op.id))}
+        created, ack = events["notification.created"], events["notification.receipt"]
+        assert created.data["id"] == nid
+        assert created.audience["kind"] == "users" and str(world["officer"].id) in created.audience["user_ids"]
+        assert ack.audience["kind"] == "command"
+        assert ack.data["event"] == "acknowledged" and ack.data["counts"]["acknowledged"] == 1
