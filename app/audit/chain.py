@@ -23,6 +23,7 @@ EXPORT_FIELDS = (*HASHED_FIELDS, "hash")
 # What `details` becomes when retention archiving removes an event's detail (its hash is kept).
 ARCHIVED_DETAILS: dict[str, Any] = {"archived": True}
 _MAX_SAFE_INTEGER = 2**53 - 1
+_TEXT_FIELDS = tuple(name for name in EXPORT_FIELDS if name not in ("seq", "details"))
 
 
 def _json_dumps_is_jcs(value: Any) -> bool:
@@ -55,20 +56,44 @@ def _json_dumps_is_jcs(value: Any) -> bool:
     return False
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical(value: Any) -> bytes:
     """RFC 8785 canonical JSON. The audit log's values take a fast, equivalent path (tested against
     the `rfc8785` package with Hypothesis); anything unusual goes to `rfc8785` itself."""
     if _json_dumps_is_jcs(value):
-        try:
-            return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError:  # a lone surrogate: let rfc8785 decide
-            pass
+        return _fast(value)
     return rfc8785.dumps(value)
+
+
+def _fast(value: Any) -> bytes:
+    try:
+        return _ENCODER.encode(value).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: let rfc8785 decide
+        return rfc8785.dumps(value)
+
+
+def _event_is_plain(event: dict[str, Any]) -> bool:
+    """The top-level fields of a stored event are text, null and a seq: only details needs the full check."""
+    seq = event["seq"]
+    if type(seq) is not int or not 0 < seq <= _MAX_SAFE_INTEGER or type(event["details"]) is not dict:
+        return False
+    for name in _TEXT_FIELDS:
+        value = event.get(name)
+        if value is not None and type(value) is not str:
+            return False
+    return _json_dumps_is_jcs(event["details"])
+
+
+def canonical_event(event: dict[str, Any]) -> bytes:
+    """`canonical()` of an event dict (with or without its hash), faster for the common shape."""
+    return _fast(event) if _event_is_plain(event) else canonical(event)
 
 
 def event_hash(event: dict[str, Any]) -> str:
     body = {name: event[name] for name in HASHED_FIELDS}
-    return hashlib.sha256(canonical(body)).hexdigest()
+    return hashlib.sha256(canonical_event(body)).hexdigest()
 
 
 _BEFORE_LINK = ("action", "actor_id", "actor_role", "at", "details", "ip", "operation_id")
