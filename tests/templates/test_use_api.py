@@ -334,3 +334,37 @@ class TestCounterMessage:
         with pytest.raises(NotFound):
             service.get_template_for_counter_message(db, template_id=uuid.UUID(usable["id"]),
                                                      operation_id=other_op.id)
+
+
+def test_two_deliveries_of_one_queued_render_at_the_same_moment_record_one_use(client, world):
+    """The second transaction waits for the first (row lock on PostgreSQL, write lock on SQLite), then
+    answers with the first one's use instead of failing or recording twice."""
+    import threading
+
+    from app.auth.models import User
+    from app.core.db import new_session
+    from app.templates.schemas import RenderIn
+
+    template = approved(client, world)
+    data = RenderIn(operation_id=world.op.id, slots={"location": "Gate 3", "time": "14:00"}, client_id="twice")
+    first = new_session()
+    use, replayed = service.render(session=first, actor=first.get(User, world["officer"].id),
+                                   template_id=uuid.UUID(template["id"]), data=data)
+    first.flush()
+    results = []
+
+    def second_delivery():
+        with session_scope() as second:
+            results.append(service.render(session=second, actor=second.get(User, world["officer"].id),
+                                          template_id=uuid.UUID(template["id"]), data=data))
+
+    thread = threading.Thread(target=second_delivery)
+    thread.start()
+    thread.join(timeout=1)
+    assert thread.is_alive()  # waiting for the first delivery's transaction
+    first.commit()
+    first.close()
+    thread.join(timeout=30)
+    (other, other_replayed), = results
+    assert (replayed, other_replayed) == (False, True) and other.id == use.id
+    assert len(uses()) == 1 and len(audit_events("template.used")) == 1
