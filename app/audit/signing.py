@@ -67,9 +67,10 @@ def sign(settings: Settings, document: dict) -> dict:
 
 
 def public_key_info(*, actor, settings: Settings):
-    """`GET /audit/public-key`. The key is public, but the endpoint is for the audit roles, like the rest."""
+    """`GET /audit/public-key`, for auditors (API.md). The key is public; administrators hand it out of band
+    with `parley audit public-key`."""
     from app.audit.schemas import PublicKeyOut
     from app.core.permissions import Permission, ensure
 
-    ensure(actor.role, Permission.AUDIT_READ)
+    ensure(actor.role, Permission.AUDIT_EXPORT)
     return PublicKeyOut(public_key=public_key_b64(settings), key_id=current_key_id(settings))

@@ -83,6 +83,12 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/operations/{operation_id}/decisions"): Rule(COMMAND, body={"decision": "d", "rationale": "r"}),
     ("GET", "/api/v1/audit/events"): Rule(frozenset({"auditor", "admin"})),
     ("GET", "/api/v1/audit/verify"): Rule(frozenset({"auditor", "admin"})),
+    ("GET", "/api/v1/audit/totals"): Rule(frozenset({"auditor", "admin"})),
+    ("GET", "/api/v1/audit/export"): Rule(frozenset({"auditor"}), params={"format": "jsonl"}),
+    ("GET", "/api/v1/audit/export/manifest"): Rule(frozenset({"auditor"}), params={"format": "csv"}),
+    ("GET", "/api/v1/audit/public-key"): Rule(frozenset({"auditor"})),
+    ("GET", "/api/v1/audit/retention/{operation_id}"): Rule(frozenset({"auditor", "admin"})),
+    ("PUT", "/api/v1/audit/retention/{operation_id}"): Rule(frozenset({"admin"}), body={"retain_days": 365}),
     # briefing and debrief
     ("POST", "/api/v1/operations/{operation_id}/briefing/remind"): Rule(COMMAND),
     ("GET", "/api/v1/operations/{operation_id}/debrief"): Rule(COMMAND | {"auditor"}),
