@@ -138,27 +138,29 @@ async function sendReceipt(id, event, receiptToken) {
 }
 
 self.addEventListener("notificationclick", (event) => {
-  const data = event.notification.data || {};
   event.notification.close();
-  event.waitUntil((async () => {
-    if (event.action === "acknowledge") {
-      await sendReceipt(data.id, "acknowledged", data.receipt_token);
-      await tellClients({ type: "acknowledged", id: data.id });
+  event.waitUntil(onNotificationClick(event.notification.data || {}, event.action));
+});
+
+/** "Acknowledge" acknowledges without opening the app; a tap on the body opens the message. */
+async function onNotificationClick(data, action) {
+  if (action === "acknowledge") {
+    await sendReceipt(data.id, "acknowledged", data.receipt_token);
+    await tellClients({ type: "acknowledged", id: data.id });
+    return;
+  }
+  await sendReceipt(data.id, "opened", data.receipt_token);
+  const target = new URL(data.url || "/#/messages", self.location.origin).href;
+  const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+  for (const client of windows) {
+    if (new URL(client.url).origin === self.location.origin) {
+      await client.focus().catch(() => {});
+      client.postMessage({ type: "open", url: target, id: data.id });
       return;
     }
-    await sendReceipt(data.id, "opened", data.receipt_token);
-    const target = new URL(data.url || "/#/messages", self.location.origin).href;
-    const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
-    for (const client of windows) {
-      if (new URL(client.url).origin === self.location.origin) {
-        await client.focus();
-        client.postMessage({ type: "open", url: target, id: data.id });
-        return;
-      }
-    }
-    await self.clients.openWindow(target);
-  })());
-});
+  }
+  await self.clients.openWindow(target);
+}
 
 // Background Sync: the page flushes its outbox if it is open; receipts (which need no sign-in) go
 // from here even when it is not.

@@ -175,3 +175,63 @@ def test_turning_on_alerts_asks_from_a_tap_and_subscribes_with_the_servers_key(b
         expect(officer.get_by_role("button", name="Turn on alerts")).to_have_count(0)
     finally:
         phone.close()
+
+
+def test_receipts_from_the_worker_wait_for_signal_and_acknowledge_acts_without_the_app(browser, live_server, world):
+    phone = new_context(browser, live_server, "phone", permissions=["notifications"])
+    try:
+        officer = phone.new_page()
+        sign_in(officer, world["officer"])
+        wait_for_worker(officer)
+        cdp = phone.new_cdp_session(officer)
+        registrations = []
+        cdp.on("ServiceWorker.workerRegistrationUpdated", lambda e: registrations.extend(e["registrations"]))
+        cdp.send("ServiceWorker.enable")
+        officer.wait_for_timeout(500)
+        registration_id = next(r["registrationId"] for r in registrations if not r.get("isDeleted"))
+        sent = live_server.api("POST", f"/operations/{world.op.id}/notifications", world.headers("bronze"), json={
+            "title": "Stand by", "body": "Hold at the junction.", "ttl_seconds": 600,
+            "audience": {"kind": "users", "value": [str(world["officer"].id)]}, "require_ack": True})
+        notification_id = sent.json()["id"]
+
+        def counts():
+            return live_server.api("GET", f"/notifications/{notification_id}", world.headers("bronze")).json()["counts"]
+
+        phone.set_offline(True)
+        cdp.send("ServiceWorker.deliverPushMessage", {"origin": live_server.url, "registrationId": registration_id,
+                                                      "data": _push_payload(notification_id, world["officer"].id)})
+        waiting = []
+        for _ in range(50):
+            waiting = officer.evaluate("parleyStore.all('outbox')")
+            if waiting:
+                break
+            officer.wait_for_timeout(100)
+        assert [(item["kind"], item["auth"], item["body"]["event"]) for item in waiting] == [
+            ("receipt", False, "delivered")]
+        assert counts()["delivered"] == 0
+
+        phone.set_offline(False)
+        for _ in range(50):
+            if counts()["delivered"] == 1:
+                break
+            officer.wait_for_timeout(100)
+        assert counts()["delivered"] == 1
+
+        # the notification's "Acknowledge" action, as the worker runs it (headless Chromium cannot click one)
+        worker = phone.service_workers[0]
+        worker.evaluate("""async () => {
+            const [shown] = await self.registration.getNotifications();
+            await onNotificationClick(shown.data, "acknowledge");
+        }""")
+        assert counts()["acknowledged"] == 1
+        # a tap on the notification itself opens that message in the app
+        officer.goto("/#/briefing")
+        worker.evaluate("""async () => {
+            const [shown] = await self.registration.getNotifications();
+            await onNotificationClick(shown.data, "");
+        }""")
+        expect(officer.get_by_role("heading", name="Messages")).to_be_visible()
+        assert f"#/notifications/{notification_id}" in officer.url
+        expect(officer.locator(f'#inbox [data-id="{notification_id}"] .ack-state')).to_have_text("Acknowledged")
+    finally:
+        phone.close()
