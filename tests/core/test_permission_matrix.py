@@ -22,11 +22,13 @@ from app.core.db import reset_engine
 from tests.escalations import matrix as esc
 from tests.factories import make_world
 from tests.notifications import matrix as push
+from tests.templates import matrix as tpl
 
 CALLERS = ["anonymous", "admin", "auditor", "gold", "bronze", "comms", "officer", "outsider", "other_bronze"]
 SIGNED_IN = frozenset(CALLERS) - {"anonymous"}
 MEMBERS = frozenset({"gold", "bronze", "comms", "officer"})
 COMMAND = frozenset({"gold", "bronze"})
+TEMPLATE_AUTHORS = frozenset({"admin", "gold", "bronze", "comms", "other_bronze"})  # global author roles
 
 
 @dataclass
@@ -113,6 +115,25 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/escalations/{escalation_id}/attachments/{attachment_id}"): Rule(
         COMMAND | {"officer"}, setup=esc.report_with_photo),
     ("GET", "/api/v1/operations/{operation_id}/stream"): Rule(MEMBERS, params={"replay_only": "true"}),
+    # reply templates (setups in tests/templates/matrix.py)
+    ("GET", "/api/v1/operations/{operation_id}/templates"): Rule(MEMBERS | {"admin", "auditor"}),
+    ("GET", "/api/v1/operations/{operation_id}/templates/usage"): Rule(COMMAND | {"auditor"}),
+    ("GET", "/api/v1/templates"): Rule(SIGNED_IN),
+    ("POST", "/api/v1/templates"): Rule(TEMPLATE_AUTHORS, body=tpl.create_body),
+    ("GET", "/api/v1/templates/export"): Rule(frozenset({"comms", "gold", "admin"})),
+    ("POST", "/api/v1/templates/import"): Rule(TEMPLATE_AUTHORS, body=tpl.import_body),
+    ("GET", "/api/v1/templates/{template_id}"): Rule(MEMBERS | {"admin", "auditor"}, setup=tpl.approved_in_op),
+    ("POST", "/api/v1/templates/{template_id}/submit"): Rule(frozenset({"bronze"}), setup=tpl.draft_by_bronze),
+    ("POST", "/api/v1/templates/{template_id}/approve"): Rule(frozenset({"gold", "comms"}), body={},
+                                                              setup=tpl.pending_by_bronze),
+    ("POST", "/api/v1/templates/{template_id}/reject"): Rule(frozenset({"gold", "comms"}), body={"reason": "No."},
+                                                             setup=tpl.pending_by_bronze),
+    ("POST", "/api/v1/templates/{template_id}/retire"): Rule(frozenset({"gold", "admin"}), setup=tpl.approved_in_op),
+    ("POST", "/api/v1/templates/{template_id}/versions"): Rule(TEMPLATE_AUTHORS - {"other_bronze"},
+                                                               body={"title": "New"}, setup=tpl.approved_in_op),
+    ("POST", "/api/v1/templates/{template_id}/translations"): Rule(TEMPLATE_AUTHORS - {"other_bronze"},
+                                                                   body=tpl.URDU, setup=tpl.approved_in_op),
+    ("POST", "/api/v1/templates/{template_id}/render"): Rule(MEMBERS, body=tpl.render_body, setup=tpl.approved_in_op),
     # push and notifications (setups in tests/notifications/matrix.py)
     ("GET", "/api/v1/push/vapid-public-key"): Rule(frozenset(CALLERS)),
     ("POST", "/api/v1/push/subscriptions"): Rule(SIGNED_IN, body=push.subscription_body),
