@@ -62,6 +62,7 @@ def test_officer_screens(browser, live_server, world, scheme):
             ("messages", "#inbox li", "messages"),
             ("escalate", "#reports li", "reports"),
             ("outbox", "#outbox-list li", "outbox"),
+            ("debrief", ".debrief-form", "debrief"),
         ]:
             page.goto(f"/#/{route}")
             page.locator(ready).first.wait_for()
@@ -94,6 +95,10 @@ def test_command_comms_and_admin_screens(browser, live_server, world):
         page.get_by_label("Rationale").fill("Crowd spilling into the road at the junction.")
         page.get_by_role("button", name="Record").click()
         expect(page.locator("#decisions li")).to_contain_text("Close Bull Street to traffic")
+        page.goto("/#/debrief")
+        page.locator(".debrief-report").wait_for()
+        screenshot(page, "bronze-debrief")
+        assert_accessible(page, "debrief")
         page.goto("/#/admin")
         expect(page.get_by_role("heading", name="Members of Op Test")).to_be_visible()
         assert_accessible(page, "members")
