@@ -133,3 +133,24 @@ def test_command_comms_and_admin_screens(browser, live_server, world):
         assert_accessible(page, "admin")
     finally:
         laptop.close()
+
+
+def test_officer_screens_reflow_at_200_percent_zoom(browser, live_server, world):
+    """A 390 px phone at 200 % zoom is 195 CSS px wide: nothing may need sideways scrolling."""
+    template = approved_template(live_server, world)
+    phone = new_context(browser, live_server, "phone", viewport={"width": 195, "height": 422})
+    try:
+        page = phone.new_page()
+        sign_in(page, world["officer"])
+        for route in ["home", "briefing", "replies", f"replies/{template['id']}", "messages", "escalate", "outbox"]:
+            page.goto(f"/#/{route}")
+            page.locator("main h1").first.wait_for()
+            page.wait_for_timeout(300)
+            assert page.evaluate("document.documentElement.scrollWidth") <= 195, route
+        page.goto("/#/home")
+        page.locator("#escalate-button").click()
+        expect(page.get_by_role("heading", name="Rumour reported")).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 195
+        screenshot(page, "officer-escalate-200-percent")
+    finally:
+        phone.close()
