@@ -243,3 +243,20 @@ def test_unnamed_appraisal_carries_no_author_in_any_format(client, world, script
     [event] = audit_events("debrief.appraisal")
     assert event.actor_id == user_id and event.details["anonymous"] is True
     assert json.loads(report.text)["appraisals_note"].startswith("Appraisal entries may be unnamed")
+
+
+def test_activity_buckets_are_exact_at_their_edges(client, world):
+    """A report a split second before a bucket ends counts in that bucket, on both engines."""
+    from app.debrief.timeline import activity
+
+    scripted = script(world)
+    with session_scope() as session:
+        from app.escalations.models import Escalation
+
+        report = session.get(Escalation, scripted.first_reports["bus"])
+        report.created_at = scripted.t0 + timedelta(minutes=64, seconds=59, microseconds=900_000)
+    with session_scope() as session:
+        buckets = activity(session, session.get(Operation, world.op.id))
+    by_start = {b.start: b.rumour_reports for b in buckets}
+    assert by_start[scripted.t0 + timedelta(minutes=60)] == 1
+    assert by_start[scripted.t0 + timedelta(minutes=65)] == 0
