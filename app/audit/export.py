@@ -13,7 +13,6 @@ import io
 import json
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -22,11 +21,10 @@ from sqlmodel import Session
 
 from app.audit import signing
 from app.audit.chain import ARCHIVED_DETAILS, EXPORT_FIELDS, GENESIS_HASH, canonical, canonical_event
-from app.audit.service import AUDIT_TABLE, COLUMNS, AuditFilter, ensure_filter_visible, head
+from app.audit.service import AUDIT_TABLE, COLUMNS, AuditFilter, ensure_filter_visible, head, reading
 from app.audit.writer import AuditAction, record
 from app.auth.models import User
 from app.core.config import Settings
-from app.core.db import new_session
 from app.core.permissions import Permission, ensure
 from app.core.types import iso, utcnow
 
@@ -51,10 +49,11 @@ class ExportPlan:
     last_seq: int | None
     head_seq: int
     head_hash: str
+    exercise: bool = False  # the filter names an exercise: the file name and manifest say so
 
     @property
     def file_name(self) -> str:
-        parts = ["parley-audit"]
+        parts = ["EXERCISE", "parley-audit"] if self.exercise else ["parley-audit"]
         f = self.filters
         if f.operation_id:
             parts.append(f"op-{str(f.operation_id)[:8]}")
@@ -73,8 +72,9 @@ class ExportPlan:
 def plan_export(session: Session, *, actor: User, filters: AuditFilter, fmt: ExportFormat) -> ExportPlan:
     """Check the caller may export with these filters and pin the export to the current head."""
     ensure(actor.role, Permission.AUDIT_EXPORT)
-    ensure_filter_visible(session, actor=actor, filters=filters)
-    return pin(session, filters=filters, fmt=fmt)
+    operation = ensure_filter_visible(session, actor=actor, filters=filters)
+    plan = pin(session, filters=filters, fmt=fmt)
+    return replace(plan, exercise=bool(operation and operation.exercise))
 
 
 def pin(session: Session, *, filters: AuditFilter, fmt: ExportFormat) -> ExportPlan:
@@ -98,19 +98,6 @@ def start_export(session: Session, *, actor: User, filters: AuditFilter, fmt: Ex
     return plan
 
 
-@contextmanager
-def _reader(session: Session | None) -> Iterator[Session]:
-    """The caller's session, or a short one of our own (a streamed download has no request session)."""
-    if session is not None:
-        yield session
-        return
-    own = new_session()
-    try:
-        yield own
-    finally:
-        own.close()
-
-
 def _export_columns(dialect: str) -> tuple:
     """COLUMNS with `at` formatted by the database and `details` left as the driver gives it: the per-row
     datetime and JSON processing of the ORM types would cost more than everything else an export does."""
@@ -129,7 +116,7 @@ def _batches(filters: AuditFilter, batch: int, session: Session | None) -> Itera
     names = EXPORT_FIELDS
     loads = json.loads
     while True:
-        with _reader(session) as reader:
+        with reading(session) as reader:
             if columns is None:
                 columns = _export_columns(reader.get_bind().dialect.name)
             query = replace(filters, after_seq=after).apply(select(*columns)).order_by(AUDIT_TABLE.c.seq).limit(batch)
@@ -212,7 +199,7 @@ def stream(plan: ExportPlan, *, settings: Settings, exporter: User, batch: int =
         yield canonical(_manifest(plan, tally, settings=settings, exporter=exporter, session=session)) + b"\n"
 
 
-def manifest_for(session: Session, plan: ExportPlan, *, settings: Settings, exporter: User,
+def manifest_for(session: Session | None, plan: ExportPlan, *, settings: Settings, exporter: User,
                  batch: int = EXPORT_BATCH) -> dict:
     """The manifest of the export `plan` describes (re-reads the events to hash exactly those bytes)."""
     tally = _Tally()
@@ -226,7 +213,7 @@ def _prev_hash(first_seq: int | None, session: Session | None) -> str | None:
         return None
     if first_seq == 1:
         return GENESIS_HASH
-    with _reader(session) as reader:
+    with reading(session) as reader:
         return reader.scalar(select(AUDIT_TABLE.c.hash).where(AUDIT_TABLE.c.seq == first_seq - 1))
 
 
@@ -254,6 +241,8 @@ def _manifest(plan: ExportPlan, tally: _Tally, *, settings: Settings, exporter: 
         "archived": tally.archived,
         "key_id": signing.current_key_id(settings),
     }
+    if plan.exercise:
+        document["exercise"] = True
     if plan.format == "csv":
         document["columns"] = list(EXPORT_FIELDS)
     return signing.sign(settings, document)

@@ -5,6 +5,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -19,10 +20,12 @@ from app.audit.schemas import ActionTotal, AuditEventPublic, AuditPage, AuditTot
 from app.audit.writer import AuditAction
 from app.auth.models import User
 from app.core.config import Settings
+from app.core.db import new_session
 from app.core.errors import Invalid
 from app.core.permissions import Permission, ensure
 from app.core.types import iso, utcnow
 from app.operations.access import operation_access
+from app.operations.models import Operation
 
 VERIFY_BATCH = 10_000
 AUDIT_TABLE = AuditEvent.__table__
@@ -119,10 +122,11 @@ def _like(term: str) -> str:
     return f"%{escaped}%"
 
 
-def ensure_filter_visible(session: Session, *, actor: User, filters: AuditFilter) -> None:
+def ensure_filter_visible(session: Session, *, actor: User, filters: AuditFilter) -> Operation | None:
     """A filter naming an operation the caller may not know exists answers 404, like the operation would."""
-    if filters.operation_id is not None:
-        operation_access(session, actor=actor, operation_id=filters.operation_id)
+    if filters.operation_id is None:
+        return None
+    return operation_access(session, actor=actor, operation_id=filters.operation_id).operation
 
 
 def _iso_utc(at: datetime) -> str:
@@ -178,12 +182,29 @@ def head(connection: Connection | Session) -> tuple[int, str]:
     return (row.seq, row.hash) if row else (0, GENESIS_HASH)
 
 
-def iter_rows(session: Session, *, filters: AuditFilter | None = None, batch: int = VERIFY_BATCH) -> Iterator[dict]:
+@contextmanager
+def reading(session: Session | None) -> Iterator[Session]:
+    """The caller's session, or a short one of our own. Long reads (export, verify) pass None and read
+    batch by batch, each in its own transaction: on SQLite every transaction holds the writers' lock."""
+    if session is not None:
+        yield session
+        return
+    own = new_session()
+    try:
+        yield own
+    finally:
+        own.close()
+
+
+def iter_rows(session: Session | None, *, filters: AuditFilter | None = None,
+              batch: int = VERIFY_BATCH) -> Iterator[dict]:
     """Every matching event in seq order, read in keyset batches so memory stays flat."""
     after = 0
     base = (filters or AuditFilter()).apply(select(*COLUMNS))
     while True:
-        rows = session.execute(base.where(AUDIT_TABLE.c.seq > after).order_by(AUDIT_TABLE.c.seq).limit(batch)).all()
+        with reading(session) as reader:
+            query = base.where(AUDIT_TABLE.c.seq > after).order_by(AUDIT_TABLE.c.seq).limit(batch)
+            rows = reader.execute(query).all()
         if not rows:
             return
         for row in rows:
@@ -191,7 +212,7 @@ def iter_rows(session: Session, *, filters: AuditFilter | None = None, batch: in
         after = rows[-1][0]
 
 
-def iter_chain(session: Session, *, after_seq: int = 0, batch: int = VERIFY_BATCH) -> Iterator[dict]:
+def iter_chain(session: Session | None, *, after_seq: int = 0, batch: int = VERIFY_BATCH) -> Iterator[dict]:
     return iter_rows(session, filters=AuditFilter(after_seq=after_seq), batch=batch)
 
 
@@ -233,7 +254,7 @@ class _ArchiveRanges:
         return None
 
 
-def verify_chain(session: Session, settings: Settings | None = None) -> VerifyOut:
+def verify_chain(session: Session | None, settings: Settings | None = None) -> VerifyOut:
     """Recompute every hash and link from seq 1, then hold the chain against the signed checkpoints.
 
     Reports the first seq that does not fit: an edited row (its hash), a deleted row (the gap), a cut
@@ -241,8 +262,9 @@ def verify_chain(session: Session, settings: Settings | None = None) -> VerifyOu
     no longer matches: the first seq after the last checkpoint that still matches is reported)."""
     from app.audit import checkpoints  # checkpoints imports this module
 
-    marks = checkpoints.load(session, settings) if settings else checkpoints.Loaded()
-    archives = _ArchiveRanges.load(session)
+    with reading(session) as reader:
+        marks = checkpoints.load(reader, settings) if settings else checkpoints.Loaded()
+        archives = _ArchiveRanges.load(reader)
     checked, archived, head_seq, head_hash = 0, 0, 0, GENESIS_HASH
     last_good_mark = 0
 
@@ -282,6 +304,7 @@ def verify_chain(session: Session, settings: Settings | None = None) -> VerifyOu
     return verdict(None)
 
 
-def verify(*, session: Session, actor: User, settings: Settings) -> VerifyOut:
+def verify(*, actor: User, settings: Settings) -> VerifyOut:
+    """Reads the chain in short transactions of its own (the caller's transaction should be closed)."""
     ensure(actor.role, Permission.AUDIT_VERIFY)
-    return verify_chain(session, settings)
+    return verify_chain(None, settings)

@@ -92,6 +92,19 @@ class TestExportJsonLines:
         assert "filtered" in verdict.summary()
 
 
+    def test_an_exercise_is_marked_as_such(self, client, world):
+        from tests.factories import make_operation
+
+        drill = make_operation(name="Op Drill", exercise=True)
+        add_events(2, actor=world["bronze"], operation_id=drill.id)
+        response = _export(client, world, format="jsonl", operation_id=str(drill.id))
+        assert 'filename="EXERCISE_parley-audit_op-' in response.headers["content-disposition"]
+        assert json.loads(response.content.splitlines()[-1])["exercise"] is True
+        live = _export(client, world, format="jsonl", operation_id=str(world.op.id))
+        assert "EXERCISE" not in live.headers["content-disposition"]
+        assert "exercise" not in json.loads(live.content.splitlines()[-1])
+
+
 class TestExportCsv:
     def test_csv_with_manifest_endpoint_verifies(self, client, world, tmp_path):
         add_events(4, actor=world["bronze"], operation_id=world.op.id,
