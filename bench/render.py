@@ -8,7 +8,7 @@ then drives the officers concurrently with httpx.AsyncClient and prints renders/
     .venv/bin/python bench/render.py                                  # SQLite, 200 officers, 300 renders/s
     .venv/bin/python bench/render.py --engine postgresql              # PostgreSQL on 127.0.0.1:5432
     .venv/bin/python bench/render.py --rate 0 --duration 20           # closed loop: as fast as it goes
-    PARLEY_BENCH_POSTGRES_URL=postgresql+psycopg://u:p@host/postgres .venv/bin/python bench/render.py -e postgresql
+    PARLEY_BENCH_PG=postgresql+psycopg://u:p@host/postgres .venv/bin/python bench/render.py -e postgresql
 
 `--rate R` is an open-loop arrival rate (each officer sends on its own schedule so that together they send
 R renders per second); latency is measured from each request's scheduled time, so a server that falls
@@ -26,7 +26,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from datetime import timedelta
@@ -36,7 +35,6 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 LOCATIONS = ["Bull Street", "Victoria Square", "Corporation Street", "New Street", "Gate 3", "Colmore Row",
              "St Philip's Place", "Moor Street", "Plac Wolności", "بل اسٹریٹ"]
 
@@ -50,17 +48,6 @@ def free_port() -> int:
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
-
-
-def prepare_database(engine: str, workdir: Path) -> tuple[str, str | None]:
-    """(database url, PostgreSQL database to drop afterwards or None)."""
-    if engine == "sqlite":
-        return f"sqlite:///{workdir / 'parley.db'}", None
-    from tests.dbutil import create_postgres_database
-
-    os.environ["PARLEY_TEST_DATABASE_URL"] = os.environ.get("PARLEY_BENCH_POSTGRES_URL", DEFAULT_POSTGRES)
-    url = create_postgres_database(prefix="parley_bench")
-    return url, url
 
 
 def seed(officers: int) -> tuple[uuid.UUID, list[dict], list[str]]:
@@ -149,7 +136,7 @@ async def drive(base: str, operation_id: uuid.UUID, templates: list[dict], token
     return latencies, statuses, elapsed
 
 
-def check_records(expected: int) -> tuple[int, int]:
+def check_records() -> tuple[int, int]:
     from sqlalchemy import func, select
 
     from app.audit.models import AuditEvent
@@ -188,42 +175,35 @@ def main() -> None:
 
     # A SIGTERM (e.g. from `timeout`) still runs the clean-up below: the server is stopped, the database dropped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    workdir = Path(tempfile.mkdtemp(prefix="parley-bench-"))
-    url, to_drop = prepare_database(args.engine, workdir)
-    env = {**os.environ, "PARLEY_DATABASE_URL": url, "PARLEY_DATA_DIR": str(workdir / "data"),
-           "PARLEY_JWT_SECRET": secrets.token_urlsafe(48), "PARLEY_ACCESS_TOKEN_MINUTES": "120",
-           "PARLEY_RUN_BACKGROUND": "false", "PARLEY_LOG_LEVEL": "WARNING", "PARLEY_ENV": "development"}
-    os.environ.update(env)
     from app.core.db import reset_engine
-    from app.core.migrations import upgrade
+    from bench._db import fresh_database
 
-    upgrade(url)
-    operation_id, templates, tokens = seed(args.officers)
-    reset_engine()
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--workers", str(args.workers), "--no-access-log", "--log-level", "warning"],
-        cwd=ROOT, env=env)
-    try:
-        wait_ready(base, server)
-        latencies, statuses, elapsed = asyncio.run(
-            drive(base, operation_id, templates, tokens, rate=args.rate, duration=args.duration))
-    finally:
-        server.terminate()
+    with fresh_database(args.engine) as (url, data_dir):
+        env = {**os.environ, "PARLEY_DATABASE_URL": url, "PARLEY_DATA_DIR": data_dir,
+               "PARLEY_JWT_SECRET": secrets.token_urlsafe(48), "PARLEY_ACCESS_TOKEN_MINUTES": "120",
+               "PARLEY_RUN_BACKGROUND": "false", "PARLEY_LOG_LEVEL": "WARNING", "PARLEY_ENV": "development"}
+        os.environ.update(env)
+        operation_id, templates, tokens = seed(args.officers)
+        reset_engine()
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        server = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
+             "--port", str(port), "--workers", str(args.workers), "--no-access-log", "--log-level", "warning"],
+            cwd=ROOT, env=env)
         try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-    ok = statuses.get(201, 0)
-    uses, events = check_records(ok)
-    reset_engine()
-    if to_drop:
-        from tests.dbutil import drop_postgres_database
-
-        drop_postgres_database(to_drop)
+            wait_ready(base, server)
+            latencies, statuses, elapsed = asyncio.run(
+                drive(base, operation_id, templates, tokens, rate=args.rate, duration=args.duration))
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+        ok = statuses.get(201, 0)
+        uses, events = check_records()
     mode = f"open loop at {args.rate:g}/s" if args.rate else "closed loop"
     ms = [value * 1000 for value in latencies]
     print(f"engine={args.engine} officers={args.officers} workers={args.workers} {mode} duration={elapsed:.1f}s")

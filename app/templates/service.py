@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from app.audit.writer import AuditAction, record
 from app.auth.models import User
-from app.core.errors import Conflict, Forbidden, Invalid, InvalidTransition, NotFound
+from app.core.errors import AppError, Conflict, Forbidden, Invalid, InvalidTransition, NotFound
 from app.core.events import Audience, publish
 from app.core.permissions import Permission, ensure, has
 from app.core.types import iso, utcnow
@@ -789,11 +789,22 @@ def render(
     template, live = row if row is not None else (None, None)
     if template is None or template.operation_id not in (None, access.operation.id):
         raise NotFound("Template not found.")
-    # A retried offline render is answered with what was recorded, even if the template has since been
-    # retired or has expired: the officer's phone must learn that its queued use went out.
-    if (earlier := _replay(session, actor, data.client_id)) is not None:
-        return _same_request(earlier, template.id, access.operation.id), True
-    if not is_library_staff(actor, access.op_role) and not _officer_may_see(template, live):
+    try:
+        use = _checked_use(session, access, template, live, data)
+    except AppError:
+        # A retried offline render is answered with what was recorded even if the template has since been
+        # retired, has expired or was revised: the officer's phone must learn that its queued use went out.
+        # (On the normal path the insert itself detects the repeat, saving a query.)
+        if (earlier := _replay(session, actor, data.client_id)) is not None:
+            return _same_request(earlier, template.id, access.operation.id), True
+        raise
+    return _insert_use(session, actor, use, data)
+
+
+def _checked_use(session: Session, access: OperationAccess, template: Template, live: TemplateVersion | None,
+                 data: RenderIn) -> TemplateUse:
+    """The use this render would record, once every rule allows it: 404, 403, 409, 422 otherwise."""
+    if not is_library_staff(access.actor, access.op_role) and not _officer_may_see(template, live):
         raise NotFound("Template not found.")
     ensure_may_render(session, access=access)
     reason = unusable_reason(template, live, access.operation)
@@ -806,19 +817,12 @@ def render(
     if problems:
         first = problems.items[0]
         raise Invalid(f"slot {first['loc'][-1]}: {first['msg']}", errors=problems.items)
-    use = TemplateUse(
-        operation_id=access.operation.id,
-        user_id=actor.id,
-        template_id=template.id,
-        version_id=live.id,
-        channel=data.channel or live.channel,
-        text=template_text.render(live.body, values),
-        slot_values=values,
-        in_reply_to=data.in_reply_to,
-        client_id=data.client_id,
+    return TemplateUse(
+        operation_id=access.operation.id, user_id=access.actor.id, template_id=template.id, version_id=live.id,
+        channel=channel, text=template_text.render(live.body, values), slot_values=values,
+        in_reply_to=data.in_reply_to, client_id=data.client_id,
         group_name=access.membership.group_name if access.membership else None,
     )
-    return _insert_use(session, actor, use, data)
 
 
 def _insert_use(session: Session, actor: User, use: TemplateUse, data: RenderIn) -> tuple[TemplateUse, bool]:
