@@ -45,6 +45,7 @@ DEFAULT_PUSH_HOSTS = ("fcm.googleapis.com", "android.googleapis.com", "updates.p
 DEFAULT_PUSH_HOST_SUFFIXES = (".push.apple.com", ".notify.windows.com")
 CHUNK = 2000  # ids per IN (...) list: well under SQLite's and PostgreSQL's parameter limits
 DEFAULT_TTL_SECONDS = 4 * 3600
+MIN_SEND_WINDOW_SECONDS = 60
 
 
 def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:
@@ -281,6 +282,8 @@ def _enqueue(session: Session, *, notification: Notification, recipient_ids: dic
              round: int, now: datetime) -> int:
     """One outbox row per current subscription of each recipient."""
     users = list(recipient_ids)
+    # TTL 0 ("only if the phone is reachable now") still gets one prompt attempt and its retries for a minute
+    give_up_at = max(notification.expires_at, now + timedelta(seconds=MIN_SEND_WINDOW_SECONDS))
     rows = []
     for chunk in _chunks(users):
         for sub_id, user_id in session.execute(
@@ -288,7 +291,7 @@ def _enqueue(session: Session, *, notification: Notification, recipient_ids: dic
         ):
             rows.append({"id": new_id(), "notification_id": notification.id, "recipient_id": recipient_ids[user_id],
                          "subscription_id": sub_id, "round": round, "status": "pending", "attempts": 0,
-                         "next_attempt_at": now, "expires_at": notification.expires_at, "created_at": now})
+                         "next_attempt_at": now, "expires_at": give_up_at, "created_at": now})
     if rows:
         session.execute(insert(PushDelivery), rows)
     return len(rows)

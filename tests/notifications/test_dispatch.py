@@ -5,6 +5,7 @@ import socket
 import threading
 import time
 from dataclasses import replace
+from datetime import timedelta
 
 from sqlalchemy import select, update
 
@@ -80,6 +81,9 @@ class TestAnswers:
         subscribe(client, world.headers("officer"), push)
         push.answer(503)
         send(client, world, {**SERIAL_1, "ttl_seconds": 1})
+        # the TTL and the short grace every message gets for its first attempts run out in a second
+        db.execute(update(PushDelivery).values(expires_at=utcnow() + timedelta(seconds=1)))
+        db.commit()
         deadline = time.monotonic() + 10
         while deliveries(db)[0].status == "pending" and time.monotonic() < deadline:
             drain(settings)
@@ -204,3 +208,10 @@ def test_background_task_delivers_without_being_asked(push, settings_env, monkey
 def test_options_defaults_are_sane():
     options = DispatcherOptions()
     assert options.concurrency >= 4 and options.lease_seconds > options.request_timeout * 2
+
+
+def test_ttl_zero_is_still_sent_once_with_ttl_0(client, world, push, settings):
+    phone = subscribe(client, world.headers("officer"), push)
+    send(client, world, {**SERIAL_1, "ttl_seconds": 0})
+    assert drain(settings).sent == 1
+    assert push.headers_of(phone["endpoint"])[0]["ttl"] == "0"
