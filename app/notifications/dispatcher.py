@@ -358,8 +358,9 @@ async def drain_once(settings: Settings, options: DispatcherOptions | None = Non
 
 
 async def run_in_process(settings: Settings) -> None:
-    """BACKGROUND task inside `parley serve`: the dispatcher and the ack-deadline re-sender."""
-    dispatcher = Dispatcher(settings)
+    """BACKGROUND task inside `parley serve`: the dispatcher and the ack-deadline re-sender. Smaller batches
+    than a worker's: their encryption runs on the event loop that also serves the API."""
+    dispatcher = Dispatcher(settings, DispatcherOptions(batch_size=50))
     try:
         await dispatcher.run_forever()
     finally:
