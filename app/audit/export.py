@@ -81,6 +81,8 @@ def pin(session: Session, *, filters: AuditFilter, fmt: ExportFormat) -> ExportP
     """The export of `filters` up to the current head (no permission check: callers check)."""
     head_seq, head_hash = head(session)
     to_seq = head_seq if filters.to_seq is None else min(filters.to_seq, head_seq)
+    # a range that starts beyond the head is empty; keep it a valid (not reversed) range
+    to_seq = max(to_seq, filters.from_seq or 0)
     pinned = replace(filters, to_seq=to_seq)
     stats = session.execute(pinned.apply(
         select(func.count(), func.min(AUDIT_TABLE.c.seq), func.max(AUDIT_TABLE.c.seq))
