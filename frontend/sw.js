@@ -76,7 +76,8 @@ async function handlePush(event) {
   const title = message.title || message.notification?.title || "Message from command";
   const options = {
     body: message.body || message.notification?.body || "",
-    tag: message.topic ? `topic:${message.topic}` : id ? `notification:${id}` : "parley",
+    // the same tag as the Declarative Web Push member: a newer message with the topic replaces the older one
+    tag: message.notification?.tag || id || "parley",
     renotify: true,
     icon: "/icons/icon-192.png",
     badge: "/icons/badge-96.png",

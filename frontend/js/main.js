@@ -109,16 +109,22 @@ async function route() {
   const view = await entry.load();
   if (id !== routeCounter) return;
   document.title = `${view.title || "Parley"} · Parley`;
+  // Each screen draws into its own element: a screen still loading when the officer moves on draws
+  // into a detached element and can neither cover the new screen nor navigate away from it.
+  const root = h("div", { class: "view" });
+  const signal = controller.signal;
   const viewCtx = Object.create(ctx, {
+    main: { value: root },
     params: { value: params },
-    signal: { value: controller.signal },
-    onLeave: { value: (fn) => state.leave.push(fn) },
+    signal: { value: signal },
+    onLeave: { value: (fn) => (signal.aborted ? fn() : state.leave.push(fn)) },
+    navigate: { value: (path) => { if (!signal.aborted) navigate(path); } },
   });
-  mount(ctx.main);
+  mount(ctx.main, root);
   try {
     await view.default(viewCtx);
   } catch (error) {
-    if (error.name === "AbortError") return;
+    if (error.name === "AbortError" || signal.aborted) return;
     showError(error);
   }
   if (id === routeCounter) ctx.main.focus({ preventScroll: true });

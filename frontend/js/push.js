@@ -25,13 +25,25 @@ function base64UrlToBytes(text) {
   return Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
 }
 
-/** Subscribe this device and tell the server. Safe to repeat (the server keys on the endpoint). */
+function sameKey(buffer, bytes) {
+  if (!buffer) return false;
+  const held = new Uint8Array(buffer);
+  return held.length === bytes.length && held.every((value, index) => value === bytes[index]);
+}
+
+/** Subscribe this device and tell the server. Safe to repeat (the server keys on the endpoint). A
+ * subscription made with an older VAPID key (the server rotated it) is replaced. */
 export async function subscribe() {
   const registration = await navigator.serviceWorker.ready;
+  const { public_key: publicKey } = await get("/push/vapid-public-key", { auth: false });
+  const key = base64UrlToBytes(publicKey);
   let subscription = await registration.pushManager.getSubscription();
+  if (subscription && !sameKey(subscription.options?.applicationServerKey, key)) {
+    await subscription.unsubscribe().catch(() => {});
+    subscription = null;
+  }
   if (!subscription) {
-    const { public_key: key } = await get("/push/vapid-public-key", { auth: false });
-    subscription = await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: base64UrlToBytes(key) });
+    subscription = await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key });
   }
   await request("POST", "/push/subscriptions", { body: subscription.toJSON() });
   return subscription;

@@ -108,7 +108,7 @@ def test_push_to_the_service_worker_shows_a_notification_and_reports_delivered(b
                 break
             officer.wait_for_timeout(100)
         assert shown == {"title": "Kettle at Corporation Street", "body": "Hold your positions until told.",
-                         "actions": ["Acknowledge"], "tag": f"notification:{notification_id}"}
+                         "actions": ["Acknowledge"], "tag": notification_id}
 
         def delivered() -> int:
             detail = live_server.api("GET", f"/notifications/{notification_id}", world.headers("bronze")).json()
@@ -143,6 +143,7 @@ PushManager.prototype.subscribe = async function (options) {
     .replace(/\\+/g, "-").replace(/\\//g, "_").replace(/=+$/, "");
   window.__subscription = {
     endpoint: location.origin + "/push-service/e2e-subscription",
+    options: { applicationServerKey: options.applicationServerKey.buffer, userVisibleOnly: true },
     toJSON() {
       return { endpoint: this.endpoint, expirationTime: null,
         keys: { p256dh: "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM",
