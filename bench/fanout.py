@@ -18,6 +18,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -49,6 +50,12 @@ def start_push_service(port: int) -> subprocess.Popen:
         except httpx.HTTPError:
             time.sleep(0.05)
     raise SystemExit("the push service did not start")
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """utime + stime of a running process (Linux /proc), to see what the push service itself costs."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def arrange(subscriptions: list[dict], officers: int) -> tuple[uuid.UUID, uuid.UUID]:
@@ -116,11 +123,36 @@ def send_notification(operation_id: uuid.UUID, bronze_id: uuid.UUID) -> tuple[uu
 
 
 def dispatch_child(options: dict) -> None:
-    """`--dispatch-child`: one dispatcher process, prints its figures as JSON."""
+    """`--dispatch-child`: one long-running dispatcher process, like `parley worker`. Prints "ready" once it is
+    polling the outbox, runs until SIGTERM, then prints its figures as JSON."""
     import asyncio
+    import signal
 
     from app.core.config import get_settings
-    from app.notifications.dispatcher import DispatcherOptions, drain_once
+    from app.notifications.dispatcher import Dispatcher, DispatcherOptions
+
+    async def run() -> dict:
+        dispatcher = Dispatcher(get_settings(), DispatcherOptions(poll_seconds=0.02, **options))
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, dispatcher.stop)
+        profile = os.environ.get("PARLEY_BENCH_PROFILE")
+        if profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+        print("ready", flush=True)
+        cpu = time.process_time()
+        try:
+            await dispatcher.run_forever()
+        finally:
+            await dispatcher.aclose()
+        if profile:
+            profiler.disable()
+            profiler.dump_stats(profile)
+        totals = dispatcher.totals
+        return {"sent": totals.sent, "retried": totals.retried, "failed": totals.failed,
+                "cpu_s": time.process_time() - cpu,
+                "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
     try:
         import uvloop
@@ -128,21 +160,8 @@ def dispatch_child(options: dict) -> None:
         runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
     except ImportError:
         runner = asyncio.Runner()
-    cpu = time.process_time()
-    profile = os.environ.get("PARLEY_BENCH_PROFILE")
-    if profile:
-        import cProfile
-
-        profiler = cProfile.Profile()
-        profiler.enable()
     with runner:
-        stats = runner.run(drain_once(get_settings(), DispatcherOptions(**options)))
-    if profile:
-        profiler.disable()
-        profiler.dump_stats(profile)
-    print(json.dumps({"sent": stats.sent, "retried": stats.retried, "failed": stats.failed,
-                      "cpu_s": time.process_time() - cpu,
-                      "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+        print(json.dumps(runner.run(run())), flush=True)
 
 
 def sequential_pywebpush(subscriptions: list[dict], sample: int, private_key: str, payload: str) -> dict:
@@ -207,19 +226,28 @@ def main() -> None:
         print(f"arranged {args.officers:,} officers, {len(subscriptions):,} subscriptions "
               f"in {time.perf_counter() - t:.1f} s")
 
-        notification_id, write_s = send_notification(operation_id, bronze_id)
-        started = time.time()
-        print(f"send: notification + {args.officers:,} inbox entries + {len(subscriptions):,} outbox rows "
-              f"+ audit written in {write_s:.2f} s")
+        # the dispatchers are already running when Bronze sends, as in `parley serve` or `parley worker`
         options = json.dumps({"concurrency": args.concurrency, "batch_size": args.batch, "lanes": args.lanes})
         children = [subprocess.Popen([sys.executable, __file__, "--dispatch-child", options], cwd=ROOT,
-                                     stdout=subprocess.PIPE, env={**os.environ}) for _ in range(args.workers)]
+                                     stdout=subprocess.PIPE, text=True, env={**os.environ})
+                    for _ in range(args.workers)]
+        for child in children:
+            assert child.stdout.readline().strip() == "ready"
+        notification_id, write_s = send_notification(operation_id, bronze_id)
+        started = time.time()
+        push_cpu = process_cpu_seconds(push.pid)
+        print(f"send: notification + {args.officers:,} inbox entries + {len(subscriptions):,} outbox rows "
+              f"+ audit written in {write_s:.2f} s")
+        poll = httpx.Client(base_url=control)
         while True:
-            stats = httpx.get(f"{control}/stats").json()
-            if stats["accepted"] >= len(subscriptions) or all(c.poll() is not None for c in children):
+            stats = poll.get("/stats").json()
+            if stats["accepted"] >= len(subscriptions) or any(c.poll() is not None for c in children):
                 break
             time.sleep(0.02)
-        reports = [json.loads(c.communicate()[0]) for c in children]
+        push_cpu = process_cpu_seconds(push.pid) - push_cpu
+        for child in children:
+            child.send_signal(signal.SIGTERM)
+        reports = [json.loads(c.communicate(timeout=60)[0].strip().splitlines()[-1]) for c in children]
         stats = httpx.get(f"{control}/stats").json()
         elapsed = stats["last_accept_at"] - started
         sent = sum(r["sent"] for r in reports)
@@ -232,6 +260,7 @@ def main() -> None:
         print(f"dispatcher CPU:                {cpu / sent * 1000:.3f} CPU s per 1,000 messages "
               f"({cpu:.1f} s in {args.workers} process(es))")
         print(f"dispatcher peak memory:        {max(r['max_rss_mb'] for r in reports):.0f} MB RSS per process")
+        print(f"(the local push service used {push_cpu / sent * 1000:.3f} CPU s per 1,000 on the same 2 CPUs)")
 
         sample = subscriptions[:: max(1, len(subscriptions) // 25)]
         for subscription in sample:

@@ -93,6 +93,7 @@ class Dispatcher:
         self._last_progress: dict[uuid.UUID, float] = {}
         self._touched: set[uuid.UUID] = set()
         self._stopping = False
+        self.totals = DrainStats()  # everything this dispatcher did (the bench and `parley worker` report it)
         self._own_sender = self.sender is None
         if self.sender is None:
             self.sender = PushSender(VapidSigner.from_settings(self.settings), concurrency=self.options.concurrency,
@@ -289,6 +290,7 @@ class Dispatcher:
         cutoff = utcnow()
         await asyncio.gather(*(self._lane(totals, cutoff) for _ in range(self.options.lanes)))
         await asyncio.to_thread(self._final_progress)
+        self.totals.add(totals)
         return totals
 
     async def run_forever(self) -> None:
