@@ -185,6 +185,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--lanes", type=int, default=3)
     parser.add_argument("--baseline-sample", type=int, default=300)
+    parser.add_argument("--rtt-ms", type=float, default=0.0,
+                        help="the push service answers this much later (a real one is 20-50 ms away)")
     parser.add_argument("--dispatch-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.dispatch_child:
@@ -225,6 +227,9 @@ def main() -> None:
         operation_id, bronze_id = arrange(subscriptions, args.officers)
         print(f"arranged {args.officers:,} officers, {len(subscriptions):,} subscriptions "
               f"in {time.perf_counter() - t:.1f} s")
+        if args.rtt_ms:
+            httpx.post(f"{control}/delay", json={"seconds": args.rtt_ms / 1000})
+            print(f"the push service answers after {args.rtt_ms:.0f} ms (a network round trip)")
 
         # the dispatchers are already running when Bronze sends, as in `parley serve` or `parley worker`
         options = json.dumps({"concurrency": args.concurrency, "batch_size": args.batch, "lanes": args.lanes})
