@@ -149,6 +149,22 @@ def check_records() -> tuple[int, int]:
     return uses, events
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """User+system CPU of a process and its children (uvicorn workers), from /proc; 0 where unavailable."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry.name) == pid or int(fields[1]) == pid:  # fields[1]: the parent pid
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 def wait_ready(base: str, server: subprocess.Popen, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -193,8 +209,10 @@ def main() -> None:
             cwd=ROOT, env=env)
         try:
             wait_ready(base, server)
+            load_before, cpu_before = os.getloadavg()[0], tree_cpu_seconds(server.pid)
             latencies, statuses, elapsed = asyncio.run(
                 drive(base, operation_id, templates, tokens, rate=args.rate, duration=args.duration))
+            server_cpu = tree_cpu_seconds(server.pid) - cpu_before
         finally:
             server.terminate()
             try:
@@ -211,6 +229,10 @@ def main() -> None:
           f"renders/s={ok / elapsed:.1f}")
     print(f"latency ms: p50={percentile(ms, 0.50):.1f} p90={percentile(ms, 0.90):.1f} "
           f"p99={percentile(ms, 0.99):.1f} max={max(ms):.1f} mean={statistics.fmean(ms):.1f}")
+    # The machine may be shared: the server's own CPU time per render says what it costs, whatever the load.
+    print(f"server CPU per render: {server_cpu / max(ok, 1) * 1000:.2f} ms "
+          f"(one core: ~{ok / server_cpu if server_cpu else float('nan'):.0f} renders/s); "
+          f"load average {load_before:.1f} -> {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"recorded: template_use rows={uses} template.used audit events={events} "
           f"({'match' if uses == events == ok else 'MISMATCH'})")
 
