@@ -204,11 +204,40 @@ def time_debrief(engine, op_id: uuid.UUID, runs: int) -> list[float]:
             debrief.model_dump_json()  # what the endpoint sends
             timings.append(time.perf_counter() - started)
             session.rollback()
+    with factory() as session:
+        _breakdown(session, op_id)
     print(f"  reports {debrief.rumours.reports}, groups {debrief.rumours.groups}, "
           f"messages {debrief.notifications.sent} "
           f"({debrief.notifications.targets} inbox rows), template uses {debrief.templates.uses}, "
           f"members {debrief.briefing.members}, timeline {len(debrief.timeline)} entries")
     return timings
+
+
+def _breakdown(session, op_id: uuid.UUID) -> None:
+    """Each part of the debrief on its own, to see where the time goes (one run each)."""
+    from app.debrief import charts
+    from app.debrief import timeline as debrief_timeline
+    from app.escalations import service as escalation_service
+    from app.notifications import service as notification_service
+    from app.operations import service as operation_service
+    from app.operations.models import Operation
+    from app.templates import service as template_service
+
+    operation = session.get(Operation, op_id)
+    parts = {
+        "rumour figures (escalations)": lambda: escalation_service.escalation_figures(session, operation_id=op_id),
+        "message figures (notifications)": lambda: notification_service.notification_figures(
+            session, operation_id=op_id),
+        "template figures (templates)": lambda: template_service.usage_figures(session, operation_id=op_id),
+        "briefing figures": lambda: operation_service.briefing_figures(session, operation=operation),
+        "timeline": lambda: debrief_timeline.timeline(session, operation,
+                                                      debrief_timeline._live_groups(session, op_id)),
+        "activity + charts": lambda: charts.activity(debrief_timeline.activity(session, operation)),
+    }
+    for name, part in parts.items():
+        started = time.perf_counter()
+        part()
+        print(f"    {name:<34} {time.perf_counter() - started:.3f} s")
 
 
 def main() -> int:
