@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from tests.factories import PASSWORD
 
@@ -26,6 +27,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
 LAPTOP = {"viewport": {"width": 1366, "height": 900}}
+# the machine running CI may be busy: assertions wait up to 10 s (the 2 s live-queue bound is timed separately)
+expect.set_options(timeout=10_000)
 
 
 def pytest_collection_modifyitems(items):
