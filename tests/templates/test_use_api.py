@@ -125,6 +125,7 @@ class TestRenderTemplate:
         events = audit_events()[before:]
         assert [e.action for e in events] == ["template.used"]
         assert events[0].target_id == body["use_id"] and events[0].details["text"] == expected
+        assert events[0].ip and events[0].ip == audit_events("template.approved")[0].ip  # the caller's address
 
     def test_channel_defaults_to_the_templates(self, client, world):
         template = approved(client, world, channel="loudhailer")
