@@ -103,6 +103,10 @@ def new_context(browser, server: LiveServer, kind: str = "phone", **extra):
     options.update(extra)
     context = browser.new_context(base_url=server.url, **options)
     context.set_default_timeout(10_000)
+    # every Content-Security-Policy violation the app causes is collected: tests assert there are none
+    context.csp_violations = []
+    context.on("console", lambda message: context.csp_violations.append(message.text)
+               if "Content Security Policy" in message.text else None)
     return context
 
 

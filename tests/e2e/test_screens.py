@@ -76,6 +76,7 @@ def test_officer_screens(browser, live_server, world, scheme):
         assert_accessible(page, "escalate")
         page.get_by_role("button", name="Send now").click()
         expect(page.locator("#reports li.card")).to_have_count(1)
+        assert phone.csp_violations == []
     finally:
         phone.close()
 
@@ -131,6 +132,7 @@ def test_command_comms_and_admin_screens(browser, live_server, world):
         page.locator("#users li").first.wait_for()
         screenshot(page, "admin-users")
         assert_accessible(page, "admin")
+        assert laptop.csp_violations == []
     finally:
         laptop.close()
 
