@@ -220,6 +220,11 @@ export async function startSession() {
     if (!state.me) throw error;
     toast("Offline: reports you make now are sent when the signal returns.");
   }
+  // what was queued belongs to the officer who queued it: kept across an ended session for them, never
+  // sent under someone else's name
+  const owner = await store.get("kv", "outbox-owner");
+  if (owner && owner !== state.me.id) await outbox.clearAll();
+  await store.put("kv", state.me.id, "outbox-owner");
   const operation = pickOperation(state.me.operations, await store.get("kv", "operation"));
   if (operation) await selectOperation(operation.id);
   else state.op = null;
@@ -236,24 +241,29 @@ async function signOut() {
   const waiting = await outbox.waitingCount();
   if (waiting && !confirm(`${waiting} item(s) are still waiting to be sent and will be lost if you sign out. Sign out anyway?`)) return;
   await api.signOut();
-  await clearLocal();
+  await clearLocal({ keepOutbox: false });
   await push.unsubscribe().catch(() => {});
   toast("Signed out.");
   navigate("signin");
 }
 
-async function clearLocal() {
+/** Forget the signed-in person: profile, operation, saved templates, badge. The outbox survives only an
+ * ended session (revoked, expired), for the same officer's next sign-in. */
+async function clearLocal({ keepOutbox }) {
   state.stream?.close();
   state.stream = null;
   state.me = null;
   state.op = null;
-  for (const key of ["profile", "operation", "operation-cache", "badge"]) await store.delete("kv", key).catch(() => {});
-  await outbox.clearAll().catch(() => {});
+  clearInterval(heartbeat);
+  const owner = await store.get("kv", "outbox-owner").catch(() => null);
+  await store.clear("kv").catch(() => {});
+  if (keepOutbox && owner) await store.put("kv", owner, "outbox-owner").catch(() => {});
+  if (!keepOutbox) await outbox.clearAll().catch(() => {});
   push.setBadge(0);
 }
 
 api.onSessionEnded(async (message) => {
-  await clearLocal();
+  await clearLocal({ keepOutbox: true });
   sessionStorage.setItem("parley-signin-message", message || "Your session has ended. Sign in again.");
   navigate("signin");
 });

@@ -46,8 +46,43 @@ def test_a_revoked_phone_is_signed_out_with_a_clear_message(browser, live_server
         expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
         expect(page.get_by_role("alert")).to_contain_text("Your session has ended")
         assert page.evaluate(STORED_REFRESH) is None
+        assert page.evaluate("parleyStore.get('kv', 'profile')") is None
         screenshot(page, "officer-signed-out-revoked")
         assert_accessible(page, "sign-in after revocation")
+    finally:
+        phone.close()
+
+
+def test_what_was_queued_survives_an_ended_session_for_the_same_officer_only(browser, live_server, world):
+    phone = new_context(browser, live_server, "phone")
+    try:
+        page = phone.new_page()
+        sign_in(page, world["officer"])
+        phone.set_offline(True)
+        page.locator("#escalate-button").click()
+        page.get_by_label("What is the rumour?").fill("Shops being looted on High Street")
+        page.get_by_role("button", name="Send now").click()
+        expect(page.locator("#outbox-count")).to_have_text("1 waiting")
+        live_server.api("POST", f"/users/{world['officer'].id}/revoke-sessions", world.headers("admin"))
+        phone.set_offline(False)
+        expect(page.get_by_role("alert")).to_contain_text("Your session has ended")
+
+        sign_in(page, world["officer"])
+        expect(page.locator("#outbox-count")).to_be_hidden()
+        mine = live_server.api("GET", f"/operations/{world.op.id}/escalations", world.headers("officer")).json()
+        assert [e["summary"] for e in mine] == ["Shops being looted on High Street"]
+
+        # queued by one officer, never sent in another's name
+        phone.set_offline(True)
+        page.locator("#escalate-button").click()
+        page.get_by_role("button", name="Send now").click()
+        live_server.api("POST", f"/users/{world['officer'].id}/revoke-sessions", world.headers("admin"))
+        phone.set_offline(False)
+        expect(page.get_by_role("alert")).to_contain_text("Your session has ended")
+        sign_in(page, world["officer2"])
+        assert page.evaluate("parleyStore.all('outbox')") == []
+        theirs = live_server.api("GET", f"/operations/{world.op.id}/escalations", world.headers("officer2")).json()
+        assert theirs == []
     finally:
         phone.close()
 
