@@ -127,6 +127,14 @@ def test_command_comms_and_admin_screens(browser, live_server, world):
         assert_accessible(page, "template detail")
         sign_out(page)
 
+        sign_in(page, world["gold"])  # four eyes: someone else approves
+        page.goto("/#/templates/queue")
+        page.locator("#template-admin-list a").filter(has_text="Stay on the pavement").click()
+        assert_accessible(page, "template approval")
+        page.locator("#approve").click()
+        expect(page.get_by_text("Officers can use it")).to_be_visible()
+        sign_out(page)
+
         sign_in(page, world["admin"])
         expect(page.get_by_role("heading", name="Accounts")).to_be_visible()
         page.locator("#users li").first.wait_for()
