@@ -13,8 +13,10 @@ verified in under 20 s.
 """
 
 import argparse
+import json
 import os
 import random
+import resource
 import socket
 import subprocess
 import sys
@@ -61,9 +63,6 @@ def _events(count: int):
 
 def fill(count: int) -> float:
     """Bulk insert `count` chained events; returns seconds taken."""
-    from sqlalchemy import insert
-
-    from app.audit.models import AuditEvent
     from app.core.db import get_engine
     from app.core.types import parse_iso
 
@@ -71,8 +70,6 @@ def fill(count: int) -> float:
     engine = get_engine()
     batch: list[dict] = []
     if engine.dialect.name == "postgresql":
-        import json
-
         columns = ("seq", "at", "actor_id", "actor_role", "operation_id", "action", "target_type", "target_id",
                    "details", "ip", "prev_hash", "hash")
         raw = engine.raw_connection()
@@ -82,18 +79,32 @@ def fill(count: int) -> float:
                     copy.write_row([json.dumps(event["details"]) if name == "details" else event[name]
                                     for name in columns])
             raw.commit()
+            raw.cursor().execute("ANALYZE audit_event")  # as autovacuum would after a load this size
+            raw.commit()
         finally:
             raw.close()
         return time.perf_counter() - began
-    with engine.begin() as connection:
+    # SQLite: the driver directly, one transaction, values stored as SQLAlchemy stores them
+    columns = ("seq", "at", "actor_id", "actor_role", "operation_id", "action", "target_type", "target_id",
+               "details", "ip", "prev_hash", "hash")
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("BEGIN IMMEDIATE")
+        sql = f"INSERT INTO audit_event ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
         for event in _events(count):
-            event["at"] = parse_iso(event["at"])
-            batch.append(event)
+            event["at"] = parse_iso(event["at"]).strftime("%Y-%m-%d %H:%M:%S.%f")
+            event["details"] = json.dumps(event["details"])
+            batch.append(tuple(event[name] for name in columns))
             if len(batch) == BATCH:
-                connection.execute(insert(AuditEvent), batch)
+                cursor.executemany(sql, batch)
                 batch = []
         if batch:
-            connection.execute(insert(AuditEvent), batch)
+            cursor.executemany(sql, batch)
+        cursor.execute("COMMIT")
+        cursor.execute("ANALYZE audit_event")
+    finally:
+        raw.close()
     return time.perf_counter() - began
 
 
@@ -128,6 +139,12 @@ def _peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process: what the work costs, however busy the machine is."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _download(client, url: str, params: dict, path: Path) -> tuple[float, int, dict]:
     began = time.perf_counter()
     size = 0
@@ -140,15 +157,16 @@ def _download(client, url: str, params: dict, path: Path) -> tuple[float, int, d
     return time.perf_counter() - began, size, headers
 
 
-def _verify(path: Path, key: str, manifest: Path | None = None) -> tuple[float, str]:
+def _verify(path: Path, key: str, manifest: Path | None = None) -> tuple[float, float, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
     args = [sys.executable, "-m", "app.cli", "audit", "verify-export", str(path), "--public-key", key]
     if manifest:
         args += ["--manifest", str(manifest)]
-    began = time.perf_counter()
+    began, cpu_before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     result = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, env=env)
-    elapsed = time.perf_counter() - began
-    return elapsed, (result.stdout.splitlines() or [result.stderr])[0]
+    elapsed, cpu_after = time.perf_counter() - began, resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
+    return elapsed, cpu, (result.stdout.splitlines() or [result.stderr])[0]
 
 
 def run(engine_name: str, count: int) -> None:
@@ -184,8 +202,10 @@ def run(engine_name: str, count: int) -> None:
                 figures = {}
                 for fmt in ("csv", "jsonl"):
                     path = out / f"export.{fmt}"
+                    cpu_before = _cpu_seconds(server.pid)
                     seconds, size, headers = _download(client, "/api/v1/audit/export", {"format": fmt}, path)
-                    figures[fmt] = (seconds, size, _peak_rss_mb(server.pid), headers)
+                    figures[fmt] = (seconds, size, _peak_rss_mb(server.pid), headers,
+                                    _cpu_seconds(server.pid) - cpu_before)
                 began = time.perf_counter()
                 manifest = client.get("/api/v1/audit/export/manifest",
                                       params={"format": "csv", "to_seq": figures["csv"][3]["x-audit-to-seq"]})
@@ -196,13 +216,15 @@ def run(engine_name: str, count: int) -> None:
             server.terminate()
             server.wait(timeout=30)
         print(f"[{engine_name}] server memory before exports: {baseline:.0f} MB (peak RSS)")
-        for fmt, (seconds, size, peak, _) in figures.items():
+        for fmt, (seconds, size, peak, _, cpu) in figures.items():
             print(f"[{engine_name}] export {fmt:<5}: {seconds:6.1f} s  {size / 1e6:7.1f} MB  "
-                  f"{size / 1e6 / seconds:6.1f} MB/s  server peak RSS {peak:.0f} MB", flush=True)
+                  f"{size / 1e6 / seconds:6.1f} MB/s  server CPU {cpu:5.1f} s  server peak RSS {peak:.0f} MB",
+                  flush=True)
         print(f"[{engine_name}] CSV manifest (re-reads and hashes the export): {manifest_seconds:.1f} s")
         for fmt, manifest_path in (("jsonl", None), ("csv", out / "manifest.json")):
-            seconds, verdict = _verify(out / f"export.{fmt}", key, manifest_path)
-            print(f"[{engine_name}] verify-export {fmt:<5}: {seconds:6.1f} s  {verdict}", flush=True)
+            seconds, cpu, verdict = _verify(out / f"export.{fmt}", key, manifest_path)
+            print(f"[{engine_name}] verify-export {fmt:<5}: {seconds:6.1f} s  CPU {cpu:5.1f} s  {verdict}", flush=True)
+        print(f"[{engine_name}] machine load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 def main() -> None:

@@ -68,6 +68,16 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))]
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of the server and its worker processes (Linux /proc)."""
+    total, ticks = 0.0, os.sysconf("SC_CLK_TCK")
+    pids = [pid] + [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    for one in pids:
+        fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 # --- setup -----------------------------------------------------------------------------------------------
 
 def make_database(engine: str, pg_url: str) -> tuple[str, callable]:
@@ -134,10 +144,11 @@ def prepare(officers: int) -> tuple[str, dict[str, str], list[dict[str, str]]]:
     return str(operation_id), headers[0], headers[1:]
 
 
-def start_server(env: dict[str, str], port: int) -> subprocess.Popen:
+def start_server(env: dict[str, str], port: int, workers: int) -> subprocess.Popen:
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1", "--port",
-         str(port), "--log-level", "warning", "--no-access-log", "--timeout-graceful-shutdown", "2"],
+         str(port), "--log-level", "warning", "--no-access-log", "--timeout-graceful-shutdown", "2",
+         "--workers", str(workers)],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -238,7 +249,11 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=400, help="reports per burst")
     parser.add_argument("--pause", type=float, default=1.0, help="seconds of quiet between bursts")
     parser.add_argument("--seed", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="app processes (PostgreSQL only: SQLite's live events stay in one process)")
     args = parser.parse_args()
+    if args.workers > 1 and args.engine == "sqlite":
+        parser.error("--workers > 1 needs --engine postgresql")
 
     workdir = Path(tempfile.mkdtemp(prefix="parley-bench-"))
     database_url, drop_database = make_database(args.engine, args.pg_url)
@@ -257,7 +272,7 @@ def main() -> None:
         from app.core.db import reset_engine
 
         reset_engine()  # the set-up's pooled connections are not the server's
-        server = start_server(env, port)
+        server = start_server(env, port, args.workers)
         base = f"http://127.0.0.1:{port}"
 
         context = multiprocessing.get_context("spawn")
@@ -269,8 +284,10 @@ def main() -> None:
             raise SystemExit("the SSE listener did not connect")
         time.sleep(0.5)
 
+        cpu_before = process_cpu_seconds(server.pid)
         outcomes, started, finished = asyncio.run(
             load(base, operation_id, officers, args.rate, args.burst, args.pause, args.seed))
+        server_cpu = process_cpu_seconds(server.pid) - cpu_before
         expected = sum(1 for o in outcomes if o[0] == 201)
         deadline = time.monotonic() + 15
         while len(arrivals := read_arrivals(log_path)) < expected and time.monotonic() < deadline:
@@ -284,7 +301,8 @@ def main() -> None:
         to_sse = [(arrivals[o[3]] - o[2]) * 1000 for o in accepted if o[3] in arrivals]
         elapsed = finished - started
         bursts = -(-args.officers // args.burst)
-        print(f"engine {args.engine}: {args.officers} officers, one report each, {bursts} bursts of {args.burst} "
+        print(f"engine {args.engine} ({args.workers} app process{'es' if args.workers > 1 else ''}): "
+              f"{args.officers} officers, one report each, {bursts} bursts of {args.burst} "
               f"offered at {args.rate:.0f}/s, {args.pause:.1f} s apart, one SSE listener (Bronze)")
         failures = Counter(str(o[0]) for o in failed)
         print(f"accepted      {len(accepted)}/{len(outcomes)}"
@@ -298,6 +316,8 @@ def main() -> None:
                   f"max {max(to_sse):.1f} ms  ({len(to_sse)}/{len(accepted)} events received)")
         else:
             print("create->SSE   no events received")
+        print(f"server CPU    {server_cpu * 1000 / max(1, len(accepted)):.1f} ms per accepted report "
+              f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores during the run)")
         queue = httpx.get(f"{base}/api/v1/operations/{operation_id}/escalation-queue", headers=bronze, timeout=60)
         if queue.status_code == 200:
             sizes = sorted((row["size"] for row in queue.json()), reverse=True)
