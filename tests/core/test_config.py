@@ -32,5 +32,5 @@ def test_generated_key_is_private_and_stable(tmp_path):
 
 
 def test_default_database_is_sqlite_in_the_data_dir(tmp_path):
-    settings = Settings(data_dir=tmp_path)
+    settings = Settings(data_dir=tmp_path, database_url=None)
     assert settings.effective_database_url == f"sqlite:///{tmp_path.resolve() / 'parley.db'}"
