@@ -14,6 +14,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from rapidfuzz import fuzz
@@ -125,7 +126,9 @@ def normalise_link(url: str) -> str | None:
     if parts.scheme.lower() not in ("http", "https") or not host:
         return None
     host = _host(host)
-    path = re.sub(r"/{2,}", "/", parts.path or "/").rstrip("/") or ""
+    path = re.sub(r"/{2,}", "/", parts.path or "/")
+    while path != (trimmed := path.strip().rstrip("/")):  # "/a/ /" and "/a" are one page
+        path = trimmed
     query = [
         (k, v)
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
@@ -333,6 +336,7 @@ def _token_found(token: str, others: list[str]) -> bool:
     return len(token) >= 5 and any(len(o) >= 5 and fuzz.ratio(token, o) >= 85 for o in others)
 
 
+@lru_cache(maxsize=65536)  # a burst repeats the same few claims: score each pair once per process
 def similarity(first_key: str | None, second_key: str | None) -> float:
     """0..100. RapidFuzz token-set ratio of the two keys, but only when the shorter claim is contained in
     the longer (every word found, one miss allowed from five words up): token-set ratio alone scores
@@ -384,6 +388,14 @@ def _links(report: Report) -> set[str]:
     return {key for key in (report.link_key, report.short_link_key) if key}
 
 
+def bounding_box(lat: float, lon: float, distance: float = DISTANCE_M) -> tuple[float, float, float, float]:
+    """(min lat, max lat, min lon, max lon) enclosing the circle of `distance` metres: a cheap database
+    pre-filter before the exact haversine check."""
+    d_lat = math.degrees(distance / 6_371_000.0)
+    d_lon = d_lat / max(math.cos(math.radians(lat)), 0.01)
+    return lat - d_lat, lat + d_lat, lon - d_lon, lon + d_lon
+
+
 def close_in_time_and_place(
     new: Report, other: Report, *, window: timedelta = WINDOW, distance: float = DISTANCE_M
 ) -> bool:
@@ -411,12 +423,15 @@ def best_match(
                 return Match(group_id=other.group_id, reason="link", score=100.0)
     best: Match | None = None
     if new.text_key:
+        scores: dict[str, float] = {}  # many reports share a text: score each text once
         for other in candidates:
-            if not other.text_key or not close_in_time_and_place(
-                new, other, window=window, distance=distance
-            ):
+            if not other.text_key:
                 continue
-            score = similarity(new.text_key, other.text_key)
-            if score >= threshold and (best is None or score > best.score):
+            if other.text_key not in scores:
+                scores[other.text_key] = similarity(new.text_key, other.text_key)
+            score = scores[other.text_key]
+            if score < threshold or (best is not None and score <= best.score):
+                continue
+            if close_in_time_and_place(new, other, window=window, distance=distance):
                 best = Match(group_id=other.group_id, reason="text", score=score)
     return best
