@@ -12,6 +12,7 @@ from app.core.config import Settings
 from app.core.db import session_scope
 from app.core.types import utcnow
 from app.debrief import demo as debrief_demo
+from app.escalations import demo as escalation_demo
 from app.notifications import demo as notification_demo
 from app.operations import service as operation_service
 from app.operations.access import OperationAccess, membership_of
@@ -81,6 +82,7 @@ def load(settings: Settings) -> str:
                            bronze=users["B2001"])
         notification_demo.load(session, operation=operation, bronze=users["B2001"],
                                officers=[users["O1001"], users["O1002"]])
+        escalation_demo.load(session, operation=operation, users=users)
         finished = debrief_demo.load(session, settings=settings, users=users)
         lines = [f"Demo data ready. Live operation: {operation.name}",
                  f"Finished operation with a debrief: {finished.name}", "",
