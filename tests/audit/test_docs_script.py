@@ -36,7 +36,10 @@ def test_script_verifies_and_catches_an_edit(client, world, tmp_path, script, fm
     result = _run(script, path, key, *extra)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("VERIFIED: ")
-    path.write_bytes(path.read_bytes().replace(b"d-3", b"d-9", 1))
+    data = path.read_bytes()
+    target = b'"target_id":"d-3"' if fmt == "jsonl" else b",decision,d-3,"
+    assert target in data
+    path.write_bytes(data.replace(target, target.replace(b"d-3", b"d-9"), 1))
     result = _run(script, path, key, *extra)
     assert result.returncode != 0 and "FAILED" in result.stderr
 

@@ -185,8 +185,8 @@ class TestCsv:
     def test_one_byte_changed(self, csv_export):
         path, manifest, key = csv_export
         text = path.read_bytes()
-        at = text.index(b"d-4")
-        path.write_bytes(text[:at] + b"d-5" + text[at + 3:])
+        at = text.index(b",decision,d-4,") + len(b",decision,d-")  # seq 4's target id (not inside a uuid)
+        path.write_bytes(text[:at] + b"5" + text[at + 1:])
         result = run_cli(path, key, manifest)
         assert result.returncode == 1
         assert "seq 4: the content does not match its hash" in result.stdout
