@@ -178,6 +178,7 @@ class RenderOut(BaseModel):
     slots: dict[str, str]
     created_at: datetime
     replayed: bool = False
+    exercise: bool = Field(False, description="The operation is an exercise: the app marks the text as such")
 
 
 class VersionPublic(BaseModel):

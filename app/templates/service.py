@@ -869,6 +869,7 @@ def use_public(session: Session, use: TemplateUse, replayed: bool) -> dict[str, 
         "slots": use.slot_values,
         "created_at": use.created_at,
         "replayed": replayed,
+        "exercise": session.get(Operation, use.operation_id).exercise,  # already loaded: no query
     }
 
 

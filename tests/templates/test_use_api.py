@@ -127,6 +127,12 @@ class TestRenderTemplate:
         assert events[0].target_id == body["use_id"] and events[0].details["text"] == expected
         assert events[0].ip and events[0].ip == audit_events("template.approved")[0].ip  # the caller's address
 
+    def test_an_exercise_is_marked(self, client, world):
+        template = approved(client, world)
+        assert render(client, world, template["id"]).json()["exercise"] is False
+        exercise = make_operation(name="Ex Lantern", exercise=True, members=[(world["officer"], "officer", "S1")])
+        assert render(client, world, template["id"], operation=exercise).json()["exercise"] is True
+
     def test_channel_defaults_to_the_templates(self, client, world):
         template = approved(client, world, channel="loudhailer")
         assert render(client, world, template["id"]).json()["channel"] == "loudhailer"
