@@ -35,7 +35,8 @@ export default async function render(ctx) {
   const urgency = select(URGENCY, "normal", { name: "urgency" });
   const ttl = select(TTL, "3600", { name: "ttl" });
   const requireAck = h("input", { type: "checkbox", name: "require_ack", id: "require-ack" });
-  const ackWithin = select(ACK_WITHIN, "", { name: "ack_within" });
+  const ackWithin = select(ACK_WITHIN, "", { name: "ack_within", disabled: true });
+  requireAck.addEventListener("change", () => { ackWithin.disabled = !requireAck.checked; });
   const topic = h("input", { name: "topic", maxLength: 32, pattern: "[A-Za-z0-9_\\-]{1,32}", autocomplete: "off" });
   const sensitive = h("input", { type: "checkbox", name: "sensitive", id: "sensitive" });
   const status = h("p", { role: "status" });
@@ -68,7 +69,7 @@ export default async function render(ctx) {
   h("label", { class: "check" }, requireAck, "Officers must acknowledge"),
   field("Acknowledge within", ackWithin, "Unacknowledged after this, the message is re-sent and listed for you."),
   field("Topic (optional)", topic, "A newer message with the same topic replaces this one on phones that were offline."),
-  h("label", { class: "check" }, sensitive, "Sensitive: lock screens show only “New message from command”"),
+  h("label", { class: "check" }, sensitive, "Sensitive: lock screens show only “Parley: new message”"),
   h("button", { class: "button", type: "submit", id: "send-notification" }, "Send"), status);
   showAudience();
 
@@ -95,7 +96,7 @@ function countsLine(n) {
   const c = n.counts;
   if (!c) return null;
   return h("p", { class: "row counts" },
-    badge(`${c.targets} recipients`), badge(`${c.delivered} delivered`, "info"), badge(`${c.opened} opened`, "info"),
+    badge(c.targets === 1 ? "1 recipient" : `${c.targets} recipients`), badge(`${c.delivered} delivered`, "info"), badge(`${c.opened} opened`, "info"),
     n.require_ack ? badge(`${c.acknowledged} acknowledged`, c.acknowledged === c.targets ? "ok" : "warn") : null);
 }
 

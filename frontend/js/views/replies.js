@@ -28,6 +28,8 @@ export function renderLocally(body, values) {
   });
 }
 
+const shorten = (text, limit) => (text.length > limit ? `${text.slice(0, limit - 1)}…` : text);
+
 async function loadTemplates(ctx) {
   const key = `templates:${ctx.op.id}`;
   try {
@@ -76,7 +78,7 @@ function renderList(ctx, items, offline) {
       const dir = directionOf(t);
       return h("li", {}, h("a", { class: "card tile-link", href: `#/replies/${t.id}`, dataset: { templateId: t.id } },
         h("strong", { lang: t.language, dir }, t.title),
-        h("p", { class: "muted", lang: t.language, dir }, t.body.length > 120 ? `${t.body.slice(0, 117)}…` : t.body),
+        h("p", { class: "muted", lang: t.language, dir }, shorten(renderLocally(t.body, {}), 120)),
         h("span", { class: "row" }, badge((t.category || "").replace(/_/g, " ")), badge(LABELS.channels[t.channel] || t.channel || ""),
           t.language && t.language !== "en" ? badge(t.language.toUpperCase(), "info") : null)));
     }) : h("li", { class: "empty" }, items.length ? "No reply matches." : "No approved replies yet."));
