@@ -10,6 +10,8 @@ each run the whole chain is verified. Goal: >= 500 audited writes/s on PostgreSQ
 
 import argparse
 import multiprocessing
+import os
+import resource
 import sys
 import threading
 import time
@@ -81,6 +83,12 @@ def _process_main(bronze, operation, threads, seconds, gate, results) -> None:
     results.put(_writers(bronze, operation, threads, seconds, gate))
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children: the app's cost, however busy the machine."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def run(engine_name: str, writers: int, seconds: float, processes: int) -> dict:
     """`writers` concurrent writers spread over `processes` processes (as `parley serve --workers N`
     spreads requests; one process per core avoids measuring only Python's global interpreter lock)."""
@@ -93,6 +101,7 @@ def run(engine_name: str, writers: int, seconds: float, processes: int) -> dict:
         processes = max(1, min(processes, writers))
         shares = [writers // processes + (1 if i < writers % processes else 0) for i in range(processes)]
         began = time.perf_counter()
+        cpu_before = _cpu()
         if processes == 1:
             gate = threading.Barrier(1)
             total, failures = _writers(bronze, operation, writers, seconds, gate)
@@ -110,10 +119,12 @@ def run(engine_name: str, writers: int, seconds: float, processes: int) -> dict:
             total = sum(count for count, _ in outcomes)
             failures = [failure for _, found in outcomes for failure in found]
         elapsed = time.perf_counter() - began
+        cpu = _cpu() - cpu_before
         with session_scope() as session:
             verdict = verify_chain(session)
         return {"engine": engine_name, "writers": writers, "processes": processes, "writes": total,
-                "per_second": total / elapsed, "chain_ok": verdict.ok and verdict.head_seq == total,
+                "per_second": total / elapsed, "cpu_ms": cpu / max(total, 1) * 1000,
+                "chain_ok": verdict.ok and verdict.head_seq == total,
                 "failures": len(failures), "first_failure": failures[0] if failures else ""}
 
 
@@ -124,7 +135,8 @@ def main() -> None:
     parser.add_argument("--writers", default="1,8,32")
     parser.add_argument("--processes", default="1,2", help="spread the writers over this many processes")
     args = parser.parse_args()
-    print(f"{'engine':<11} {'writers':>7} {'procs':>5} {'writes':>7} {'writes/s':>9} {'chain':>6} {'failures':>8}")
+    print(f"{'engine':<11} {'writers':>7} {'procs':>5} {'writes':>7} {'writes/s':>9} {'app CPU ms/write':>16} "
+          f"{'chain':>6} {'failures':>8}")
     for engine_name in args.engines.split(","):
         for processes in (int(n) for n in args.processes.split(",")):
             for writers in (int(n) for n in args.writers.split(",")):
@@ -132,9 +144,10 @@ def main() -> None:
                     continue
                 result = run(engine_name, writers, args.seconds, processes)
                 print(f"{result['engine']:<11} {result['writers']:>7} {result['processes']:>5} "
-                      f"{result['writes']:>7} {result['per_second']:>9.0f} "
+                      f"{result['writes']:>7} {result['per_second']:>9.0f} {result['cpu_ms']:>16.2f} "
                       f"{'intact' if result['chain_ok'] else 'BROKEN':>6} {result['failures']:>8} "
                       f"{result['first_failure']}", flush=True)
+    print(f"machine load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":

@@ -220,12 +220,18 @@ async def load(base: str, operation_id: str, officers: list[dict[str, str]], rat
             await asyncio.sleep(max(0.0, at - time.perf_counter()))
             body = report_body(index, rng)
             sent_wall, sent = time.time(), time.perf_counter()
-            try:
-                response = await client.post(url, json=body, headers=officers[index])
-                status = response.status_code
-                escalation_id = response.json().get("id") if status in (200, 201) else None
-            except httpx.HTTPError as exc:
-                status, escalation_id = type(exc).__name__, None
+            status, escalation_id = "not sent", None
+            for _attempt in range(3):  # like the PWA's outbox: a dropped connection is retried, same client_id
+                try:
+                    response = await client.post(url, json=body, headers=officers[index])
+                    status = response.status_code
+                    escalation_id = response.json().get("id") if status in (200, 201) else None
+                    break
+                except (httpx.ReadError, httpx.RemoteProtocolError, httpx.ConnectError) as exc:
+                    status = type(exc).__name__
+                except httpx.HTTPError as exc:  # a timeout: give up and count it
+                    status = type(exc).__name__
+                    break
             results.append((status, time.perf_counter() - sent, sent_wall, escalation_id))
 
         started = time.perf_counter() + 0.2
