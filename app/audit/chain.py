@@ -9,6 +9,7 @@ auditor runs without a database) builds on it.
 import hashlib
 import json
 from collections.abc import Iterable
+from json.encoder import encode_basestring as _quote  # C; the ensure_ascii=False escaping
 from typing import Any
 
 import rfc8785
@@ -89,6 +90,32 @@ def _event_is_plain(event: dict[str, Any]) -> bool:
 def canonical_event(event: dict[str, Any]) -> bytes:
     """`canonical()` of an event dict (with or without its hash), faster for the common shape."""
     return _fast(event) if _event_is_plain(event) else canonical(event)
+
+
+def _text(value: Any) -> str:
+    return "null" if value is None else _quote(value)
+
+
+def export_line(event: dict[str, Any]) -> bytes:
+    """`canonical(event)` for a stored event with its hash, i.e. one JSON Lines export line (without the
+    newline). The members are written in their canonical (sorted) order directly: the export does this
+    for every event, and skipping the generic sort is a good part of its time. Anything unusual falls
+    back to `canonical()`."""
+    seq, details = event["seq"], event["details"]
+    if type(seq) is not int or not 0 < seq <= _MAX_SAFE_INTEGER or type(details) is not dict \
+            or not _json_dumps_is_jcs(details):
+        return canonical(event)
+    try:
+        return (
+            '{"action":' + _text(event["action"]) + ',"actor_id":' + _text(event["actor_id"])
+            + ',"actor_role":' + _text(event["actor_role"]) + ',"at":' + _text(event["at"])
+            + ',"details":' + _ENCODER.encode(details) + ',"hash":' + _text(event["hash"])
+            + ',"ip":' + _text(event["ip"]) + ',"operation_id":' + _text(event["operation_id"])
+            + ',"prev_hash":' + _text(event["prev_hash"]) + ',"seq":' + str(seq)
+            + ',"target_id":' + _text(event["target_id"]) + ',"target_type":' + _text(event["target_type"]) + "}"
+        ).encode("utf-8")
+    except (TypeError, UnicodeEncodeError):  # a value that is not text, a lone surrogate: the careful path
+        return canonical(event)
 
 
 def event_hash(event: dict[str, Any]) -> str:

@@ -20,7 +20,7 @@ from sqlalchemy import String, func, select, type_coerce
 from sqlmodel import Session
 
 from app.audit import signing
-from app.audit.chain import ARCHIVED_DETAILS, EXPORT_FIELDS, GENESIS_HASH, canonical, canonical_event
+from app.audit.chain import ARCHIVED_DETAILS, EXPORT_FIELDS, GENESIS_HASH, canonical, export_line
 from app.audit.service import AUDIT_TABLE, COLUMNS, AuditFilter, ensure_filter_visible, head, reading
 from app.audit.writer import AuditAction, record
 from app.auth.models import User
@@ -188,7 +188,7 @@ def _body(plan: ExportPlan, tally: _Tally, batch: int, session: Session | None =
         if plan.format == "csv":
             yield tally.take(_csv_rows(events), events)
         else:
-            yield tally.take(b"".join(canonical_event(event) + b"\n" for event in events), events)
+            yield tally.take(b"".join(export_line(event) + b"\n" for event in events), events)
 
 
 def stream(plan: ExportPlan, *, settings: Settings, exporter: User, batch: int = EXPORT_BATCH,

@@ -115,3 +115,20 @@ def test_canonical_parts_rebuild_the_hashed_bytes(event):
     prefix, suffix = canonical_parts(event)
     rebuilt = f'{prefix}"prev_hash":"{event["prev_hash"]}","seq":{event["seq"]},{suffix}'.encode()
     assert rebuilt == canonical({name: event[name] for name in HASHED_FIELDS})
+
+
+@settings(max_examples=300, deadline=None)
+@given(events, st.binary(min_size=32, max_size=32).map(bytes.hex))
+def test_export_line_is_the_canonical_event_with_its_hash(event, digest):
+    from app.audit.chain import export_line
+
+    stored = {**event, "hash": digest}
+    assert export_line(stored) == canonical(stored) == rfc8785.dumps(stored)
+
+
+def test_export_line_falls_back_for_unusual_values():
+    from app.audit.chain import export_line
+
+    odd = {"seq": 1, "at": "t", "actor_id": None, "actor_role": None, "operation_id": None, "action": "a",
+           "target_type": None, "target_id": 42, "details": {"x": 1.5}, "ip": None, "prev_hash": "0", "hash": "1"}
+    assert export_line(odd) == rfc8785.dumps(odd)
