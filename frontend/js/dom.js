@@ -97,6 +97,11 @@ export function loading(label = "Loading…") {
   return h("p", { class: "loading", role: "status", "aria-busy": "true" }, label);
 }
 
+/** The same, as a list item, for lists that are still loading (a list may only hold <li>). */
+export function loadingItem(label = "Loading…") {
+  return h("li", { class: "loading", role: "status", "aria-busy": "true" }, label);
+}
+
 export function newId() {
   if (crypto.randomUUID) return crypto.randomUUID();
   const b = crypto.getRandomValues(new Uint8Array(16));

@@ -66,3 +66,25 @@ def test_admin_creates_disables_and_signs_out_an_account(browser, live_server, w
         assert_accessible(admin, "admin after changes")
     finally:
         laptop.close()
+
+
+def test_a_report_arriving_does_not_wipe_a_ruling_being_written(browser, live_server, world):
+    _report(live_server, world, "officer", "Water cannon being brought in")
+    laptop = new_context(browser, live_server, "laptop")
+    try:
+        bronze = laptop.new_page()
+        sign_in(bronze, world["bronze"])
+        bronze.goto("/#/console")
+        bronze.locator("#queue .queue-item").filter(has_text="Water cannon").click()
+        bronze.get_by_label("Outcome").select_option("false")
+        note = bronze.get_by_label("Note to the officers")
+        note.fill("No water cannon is deployed")
+        _report(live_server, world, "officer2", "Kettling at the square")  # a live event redraws the queue
+        expect(bronze.locator("#queue .queue-item")).to_have_count(2)
+        expect(bronze.get_by_label("Outcome")).to_have_value("false")
+        expect(note).to_have_value("No water cannon is deployed")
+        expect(note).to_be_focused()
+        bronze.locator("#do-rule").click()
+        expect(bronze.locator("#group-detail")).to_contain_text("Outcome: False")
+    finally:
+        laptop.close()

@@ -1,6 +1,6 @@
 // Admin: accounts (create, disable, reset password, revoke a lost phone's sessions) and, for admins and
 // the operation's command, its members and groups.
-import { h, mount, field, select, badge, loading } from "../dom.js";
+import { h, mount, field, select, badge, loadingItem } from "../dom.js";
 
 export const title = "Users and members";
 const ROLES = ["officer", "bronze", "gold", "comms", "auditor", "admin"];
@@ -44,7 +44,7 @@ async function renderUsers(ctx, node) {
   h("button", { class: "button", type: "submit" }, "Create account"));
   mount(node, h("h2", {}, "Accounts"), h("form", { onsubmit: (e) => { e.preventDefault(); load().catch(ctx.showError); } },
     field("Find", q)), status, list, create);
-  mount(list, loading());
+  mount(list, loadingItem());
   return load();
 }
 

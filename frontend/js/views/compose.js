@@ -1,6 +1,6 @@
 // Bronze's notification composer, the list of what was sent with live delivery / acknowledgement
 // counts, and (#/compose/<id>) one message's panel with the officers who have not acknowledged.
-import { h, mount, field, select, badge, timeNode, loading } from "../dom.js";
+import { h, mount, field, select, badge, timeNode, loadingItem } from "../dom.js";
 
 export const title = "Notifications";
 
@@ -88,7 +88,7 @@ export default async function render(ctx) {
   }
   mount(ctx.main, h("h1", {}, "Notifications"), h("div", { class: "console" }, form,
     h("section", {}, h("h2", {}, "Sent"), list)));
-  mount(list, loading());
+  mount(list, loadingItem());
   await load();
 }
 

@@ -1,6 +1,6 @@
 // Bronze's console: the live rumour queue (grouped reports, sizes, new ones highlighted, optional sound),
 // triage and ruling on a group, merge and split, and who has read the briefing.
-import { h, mount, field, select, badge, timeNode, LABELS, loading, announce } from "../dom.js";
+import { h, mount, field, select, badge, timeNode, LABELS, loadingItem, announce } from "../dom.js";
 
 export const title = "Rumour queue";
 const STATUS_KIND = { new: "urgent", acknowledged: "warn", investigating: "info", resolved: "ok" };
@@ -33,7 +33,8 @@ export default async function render(ctx) {
     mount(queue, groups.length ? groups.map((g) => {
       const isFresh = g.members.some((m) => fresh.has(String(m.id)));
       return h("li", {}, h("button", { type: "button", class: ["card", "queue-item", isFresh && "fresh", g.status === "new" && "urgent"],
-        "aria-pressed": String(selectedGroup === g.id), dataset: { groupId: g.id }, onclick: () => { selectedGroup = g.id; drawDetail(); draw(); } },
+        "aria-pressed": String(selectedGroup === g.id), dataset: { groupId: g.id },
+        onclick: () => { if (selectedGroup !== g.id) status.textContent = ""; selectedGroup = g.id; drawDetail(); draw(); } },
       h("span", { class: "row-between" },
         h("strong", {}, g.lead.summary || LABELS.categories[g.lead.category] || "Report without text"),
         h("span", { class: "row" }, isFresh ? badge("New", "urgent") : null,
@@ -44,30 +45,31 @@ export default async function render(ctx) {
     }) : h("li", { class: "empty" }, "No open rumours."));
   }
 
-  function drawDetail() {
-    const group = groupsOf().find((g) => g.id === selectedGroup);
-    if (!group) { mount(detail, h("p", { class: "empty" }, "Choose a rumour to rule on it.")); return; }
-    const lead = group.lead; // transitions name any report of the group and act on all of it
-    const outcome = select([["", "Choose an outcome…"], ...Object.entries(LABELS.outcomes)], lead.outcome || "", { name: "outcome" });
-    const note = h("textarea", { name: "note", rows: 3, maxLength: 5000 }, lead.ruling_note || "");
-    const counter = select([["", "No counter-message"], ...templates.map((t) => [t.id, `${t.title} (${t.language})`])],
-      lead.counter_template_id || "", { name: "counter_template_id" });
-    const mergeInto = select([["", "Choose a group…"], ...groupsOf().filter((g) => g.id !== group.id)
-      .map((g) => [g.id, `${(g.lead.summary || LABELS.categories[g.lead.category] || "report").slice(0, 60)} (${g.size})`])], "", { name: "merge_into" });
-    const status = h("p", { role: "status" });
-    const act = async (path, body, done) => {
-      try {
-        await ctx.api.post(path, body);
-        status.textContent = done;
-        announce(done);
-        await load();
-      } catch (error) {
-        status.textContent = error.fieldErrors?.length ? error.fieldErrors.join(" ") : error.message;
-      }
-    };
-    const transition = (to, extra = {}) => act(`/escalations/${lead.id}/transition`, { to, ...extra },
-      `Marked ${LABELS.status[to].toLowerCase()}.`);
-    mount(detail,
+  // The detail panel: its facts (status, reports) redraw on every live event; its forms are rebuilt only
+  // for another group or after Bronze's own action, so a report arriving never wipes a ruling being typed.
+  let current = null;
+  let formsFor = null;
+  let forms = null;
+  const factsNode = h("div", {});
+  const status = h("p", { role: "status" });
+  const act = async (path, body, done) => {
+    try {
+      await ctx.api.post(path, body);
+      status.textContent = done;
+      announce(done);
+      formsFor = null;
+      await load();
+    } catch (error) {
+      status.textContent = error.fieldErrors?.length ? error.fieldErrors.join(" ") : error.message;
+    }
+  };
+  // transitions name any report of the group and act on all of it
+  const transition = (to, extra = {}) => act(`/escalations/${current.lead.id}/transition`, { to, ...extra },
+    `Marked ${LABELS.status[to].toLowerCase()}.`);
+
+  function facts(group) {
+    const lead = group.lead;
+    return [
       h("h2", {}, lead.summary || "Report without text"),
       h("p", { class: "row" }, badge(LABELS.status[group.status], STATUS_KIND[group.status]),
         group.outcome ? badge(`Outcome: ${LABELS.outcomes[group.outcome]}`, "ok") : null, badge(`${group.size} report(s)`)),
@@ -84,6 +86,18 @@ export default async function render(ctx) {
       h("div", { class: "section-actions" },
         group.status === "new" ? h("button", { class: "button", type: "button", id: "do-acknowledge", onclick: () => transition("acknowledged") }, "Acknowledge") : null,
         ["new", "acknowledged"].includes(group.status) ? h("button", { class: "button button-secondary", type: "button", onclick: () => transition("investigating") }, "Investigating") : null),
+    ];
+  }
+
+  function buildForms(group) {
+    const lead = group.lead;
+    const outcome = select([["", "Choose an outcome…"], ...Object.entries(LABELS.outcomes)], lead.outcome || "", { name: "outcome" });
+    const note = h("textarea", { name: "note", rows: 3, maxLength: 5000 }, lead.ruling_note || "");
+    const counter = select([["", "No counter-message"], ...templates.map((t) => [t.id, `${t.title} (${t.language})`])],
+      lead.counter_template_id || "", { name: "counter_template_id" });
+    const mergeInto = select([["", "Choose a group…"], ...groupsOf().filter((g) => g.id !== group.id)
+      .map((g) => [g.id, `${(g.lead.summary || LABELS.categories[g.lead.category] || "report").slice(0, 60)} (${g.size})`])], "", { name: "merge_into" });
+    return h("div", {},
       h("form", { class: "stack", id: "ruling-form", onsubmit: (event) => {
         event.preventDefault();
         if (!outcome.value) { status.textContent = "Choose an outcome."; outcome.focus(); return; }
@@ -97,10 +111,24 @@ export default async function render(ctx) {
       h("button", { class: "button", type: "submit", id: "do-rule" }, "Send ruling")),
       h("form", { class: "stack", onsubmit: (event) => {
         event.preventDefault();
-        if (mergeInto.value) act(`/escalations/${lead.id}/merge`, { into: mergeInto.value }, "Merged.");
+        if (mergeInto.value) act(`/escalations/${current.lead.id}/merge`, { into: mergeInto.value }, "Merged.");
       } }, h("h3", {}, "Same rumour as another group?"), field("Merge into", mergeInto),
-      h("button", { class: "button button-secondary", type: "submit" }, "Merge")),
-      status);
+      h("button", { class: "button button-secondary", type: "submit" }, "Merge")));
+  }
+
+  function drawDetail() {
+    current = groupsOf().find((g) => g.id === selectedGroup) || null;
+    if (!current) {
+      formsFor = null;
+      mount(detail, h("p", { class: "empty" }, "Choose a rumour to rule on it."));
+      return;
+    }
+    if (formsFor !== current.id) {
+      forms = buildForms(current);
+      formsFor = current.id;
+      mount(detail, factsNode, forms, status);
+    }
+    mount(factsNode, facts(current)); // the forms stay in place: focus and typing survive live updates
   }
 
   async function load() {
@@ -138,9 +166,10 @@ export default async function render(ctx) {
     h("div", { class: "row" }, h("label", { class: "check" }, sound, "Sound for new reports"),
       h("label", { class: "check" }, showResolved, "Show resolved")),
     h("div", { class: "console" }, h("section", { "aria-label": "Queue" }, queue), h("div", {}, detail, briefing)));
-  mount(queue, loading());
+  mount(queue, loadingItem());
   ctx.api.get(`/operations/${opId}/templates`).then((items) => {
     templates = (items || []).filter((t) => t.usable !== false && (!t.status || t.status === "approved"));
+    formsFor = null; // the counter-message list is ready: offer it
     drawDetail();
   }).catch(() => {});
   loadBriefing(ctx, briefing);

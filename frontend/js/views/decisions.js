@@ -1,5 +1,5 @@
 // The operation's decision log: append-only, newest first; Bronze and Gold record, auditors read.
-import { h, mount, field, timeNode, loading } from "../dom.js";
+import { h, mount, field, timeNode, loadingItem } from "../dom.js";
 
 export const title = "Decision log";
 
@@ -30,6 +30,6 @@ export default async function render(ctx) {
   } }, h("h2", {}, "Record a decision"), field("Decision", decision), field("Rationale", rationale),
   h("button", { class: "button", type: "submit" }, "Record"), status) : null;
   mount(ctx.main, h("h1", {}, "Decision log"), form, h("h2", {}, "Log"), list);
-  mount(list, loading());
+  mount(list, loadingItem());
   await load();
 }

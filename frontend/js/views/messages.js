@@ -1,7 +1,7 @@
 // Messages from Bronze: newest first, urgent ones highlighted, one tap to acknowledge. Receipts
 // ("delivered" when the inbox loads them, "opened" when shown) go automatically through the outbox,
 // so they are not lost without signal.
-import { h, mount, badge, timeNode, loading } from "../dom.js";
+import { h, mount, badge, timeNode, loadingItem } from "../dom.js";
 
 export const title = "Messages";
 
@@ -25,7 +25,7 @@ export default async function render(ctx) {
   const list = h("ul", { class: "list", id: "inbox" });
   const status = h("p", { class: "muted", role: "status" });
   mount(ctx.main, h("h1", {}, "Messages"), status, list);
-  mount(list, loading());
+  mount(list, loadingItem());
   const acked = new Set();
 
   async function load() {
