@@ -29,15 +29,9 @@ class EscalationGroup(SQLModel, table=True):
     latest_reported_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     assignee_id: uuid.UUID | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
     ruling_note: str | None = Field(default=None, sa_type=Text)
-    counter_template_id: uuid.UUID | None = Field(
-        default=None, foreign_key="template.id", ondelete="SET NULL"
-    )
-    duplicate_of_id: uuid.UUID | None = Field(
-        default=None, foreign_key="escalation_group.id", ondelete="SET NULL"
-    )
-    merged_into_id: uuid.UUID | None = Field(
-        default=None, foreign_key="escalation_group.id", ondelete="SET NULL"
-    )
+    counter_template_id: uuid.UUID | None = Field(default=None, foreign_key="template.id", ondelete="SET NULL")
+    duplicate_of_id: uuid.UUID | None = Field(default=None, foreign_key="escalation_group.id", ondelete="SET NULL")
+    merged_into_id: uuid.UUID | None = Field(default=None, foreign_key="escalation_group.id", ondelete="SET NULL")
     acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     resolved_by: uuid.UUID | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
@@ -108,9 +102,7 @@ class EscalationHistory(SQLModel, table=True):
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     group_id: uuid.UUID = Field(foreign_key="escalation_group.id", index=True, ondelete="CASCADE")
-    escalation_id: uuid.UUID | None = Field(
-        default=None, foreign_key="escalation.id", index=True, ondelete="CASCADE"
-    )
+    escalation_id: uuid.UUID | None = Field(default=None, foreign_key="escalation.id", index=True, ondelete="CASCADE")
     actor_id: uuid.UUID | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
     action: str = Field(max_length=32)
     from_status: str | None = Field(default=None, max_length=16)

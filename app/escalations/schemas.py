@@ -66,9 +66,7 @@ class TransitionIn(BaseModel):
     to: Literal["acknowledged", "investigating", "resolved"]
     outcome: Outcome | None = None
     note: Text | None = Field(default=None, max_length=NOTE_MAX)
-    duplicate_of: uuid.UUID | None = Field(
-        default=None, description="A group id, or the id of any report in it"
-    )
+    duplicate_of: uuid.UUID | None = Field(default=None, description="A group id, or the id of any report in it")
     assignee_id: uuid.UUID | None = None
     counter_template_id: uuid.UUID | None = None
 
@@ -172,6 +170,4 @@ class GroupPublic(BaseModel):
 
 class EscalationDetail(EscalationPublic):
     history: list[HistoryEntry]
-    group: GroupPublic | None = Field(
-        default=None, description="The whole group with its members: command roles only"
-    )
+    group: GroupPublic | None = Field(default=None, description="The whole group with its members: command roles only")

@@ -47,9 +47,7 @@ def check_transition(current: str, target: str, outcome: str | None) -> None:
     """Raise InvalidTransition (409) unless `current -> target` is allowed with that outcome."""
     current_status, target_status = EscalationStatus(current), EscalationStatus(target)
     if target_status not in ALLOWED[current_status]:
-        raise InvalidTransition(
-            f"A rumour that is {current_status.value} cannot move to {target_status.value}."
-        )
+        raise InvalidTransition(f"A rumour that is {current_status.value} cannot move to {target_status.value}.")
     if target_status == EscalationStatus.RESOLVED and outcome is None:
         raise InvalidTransition("Resolving needs an outcome: false, true, unverified or duplicate.")
     if target_status != EscalationStatus.RESOLVED and outcome is not None:
