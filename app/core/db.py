@@ -1,17 +1,27 @@
 """The engine, the session-per-request dependency and engine-specific setup.
 
+A request's session holds a database connection (on SQLite: the write lock) from its first query to its
+commit, while the request's sync dependencies and endpoint each wait for a worker thread. Unbounded, a crowd of
+requests can take every worker thread while waiting for connections held by requests that wait for a thread:
+a deadlock. So at most `db_request_slots` requests hold a session at once (fewer than the worker threads); the
+rest wait on the event loop, holding nothing.
+
 SQLite runs in WAL mode with a busy timeout and foreign keys on. Every SQLite transaction starts with
 BEGIN IMMEDIATE: a transaction that read first and wrote later would otherwise fail with
 SQLITE_BUSY_SNAPSHOT when another writer committed in between, instead of waiting its turn.
 """
 
-from collections.abc import Iterator
+import asyncio
+import weakref
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 
+import anyio
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, create_engine
+from starlette.concurrency import run_in_threadpool
 
 from app.core.config import get_settings
 from app.core.errors import AppError
@@ -74,10 +84,38 @@ def session_scope() -> Iterator[Session]:
         session.close()
 
 
-def get_session() -> Iterator[Session]:
-    """The request's session: the only place a request's changes are committed."""
-    with session_scope() as session:
-        yield session
+_request_slots: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _slots() -> anyio.CapacityLimiter:
+    """One limiter per event loop (tests run several loops in one process)."""
+    loop = asyncio.get_running_loop()
+    if loop not in _request_slots:
+        settings = get_settings()
+        _request_slots[loop] = anyio.CapacityLimiter(settings.db_request_slots or (8 if settings.is_sqlite else 30))
+    return _request_slots[loop]
+
+
+async def get_session() -> AsyncIterator[Session]:
+    """The request's session: the only place a request's changes are committed (before the answer is sent)."""
+    async with _slots():
+        session = new_session()
+        try:
+            yield session
+            await run_in_threadpool(session.commit)
+        except AppError as exc:
+            with anyio.CancelScope(shield=True):
+                await run_in_threadpool(session.commit if exc.keep_changes else session.rollback)
+            raise
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await run_in_threadpool(session.rollback)
+            raise
+        finally:
+            with anyio.CancelScope(shield=True):
+                await run_in_threadpool(session.close)
 
 
 def reset_engine() -> None:

@@ -1,16 +1,11 @@
 """Reply templates over HTTP: parse, call one service function, return a schema."""
 
-import asyncio
 import uuid
-import weakref
 from typing import Annotated
 
-import anyio
 from fastapi import APIRouter, Depends, Query, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from app.core.db import session_scope
-from app.core.deps import CurrentUser, SessionDep, SettingsDep, get_principal
+from app.core.deps import CurrentUser, SessionDep
 from app.operations.access import OperationAccess, operation_access
 from app.templates import service
 from app.templates.schemas import (
@@ -119,41 +114,12 @@ def add_translation(context: ContextDep, session: SessionDep, body: TranslationC
     return service.present(session, service.add_translation(session=session, context=context, data=body))
 
 
-_bearer = HTTPBearer(auto_error=False, description="The access token from /api/v1/auth/login")
-RENDER_THREADS = 8  # measured with bench/render.py: 8 beat 4 and the shared pool's 40
-
-
-_render_limiters: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter]" = (
-    weakref.WeakKeyDictionary())
-
-
-def _render_limiter() -> anyio.CapacityLimiter:
-    """Renders queue in the event loop for a few threads of their own rather than crowding the shared pool:
-    a handful of threads keeps the database busy, and forty threads fighting over one interpreter lock
-    (and, on SQLite, one write lock) only make every render slower. One limiter per event loop."""
-    loop = asyncio.get_running_loop()
-    if loop not in _render_limiters:
-        _render_limiters[loop] = anyio.CapacityLimiter(RENDER_THREADS)
-    return _render_limiters[loop]
-
-
 @router.post("/templates/{template_id}/render", response_model=RenderOut, status_code=201,
              responses={200: {"model": RenderOut, "description": "The same client_id again: the recorded use"}})
-async def render(template_id: uuid.UUID, body: RenderIn, settings: SettingsDep, response: Response,
-                 credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]):
+def render(template_id: uuid.UUID, body: RenderIn, actor: CurrentUser, session: SessionDep, response: Response):
     """Fill the approved template's slots on the server and record the use (`client_id`: once only)."""
-    # The hot path during an event. Sign-in check, render and commit run in ONE worker thread with their own
-    # session: with the usual session dependency the connection (and on SQLite the write lock) taken while
-    # checking the token is held while the request waits for a second worker thread, and under a crowd of
-    # officers every thread ends up waiting for a connection held by a request that waits for a thread.
-
-    def unit_of_work() -> tuple[dict, bool]:
-        with session_scope() as session:
-            actor = get_principal(session, settings, credentials).user
-            use, replayed = service.render(session=session, actor=actor, template_id=template_id, data=body)
-            return service.use_public(session, use, replayed), replayed
-
-    result, replayed = await anyio.to_thread.run_sync(unit_of_work, limiter=_render_limiter())
+    use, replayed = service.render(session=session, actor=actor, template_id=template_id, data=body)
+    result = service.use_public(session, use, replayed)
     if replayed:
         response.status_code = 200
     return result
