@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import os
 import shutil
 import subprocess
 from collections import Counter
@@ -197,7 +198,9 @@ class TestExports:
         assert event.details["format"] == fmt and event.actor_id == str(world["auditor"].id)
         assert event.details["sha256"] == hashlib.sha256(response.content).hexdigest()
 
-    @pytest.mark.skipif(not shutil.which("pdftoppm") or not shutil.which("chromium"), reason="needs Chromium")
+    @pytest.mark.browser
+    @pytest.mark.skipif((not shutil.which("pdftoppm") or not shutil.which("chromium"))
+                        and os.environ.get("PARLEY_REQUIRE_BROWSER") != "1", reason="needs Chromium and pdftoppm")
     def test_pdf_renders_a_page_that_is_not_blank(self, client, world, scripted, tmp_path):
         response = _debrief(client, world, "gold", "pdf")
         assert response.status_code == 200, response.text
