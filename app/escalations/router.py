@@ -1,16 +1,13 @@
 """Rumour escalation over HTTP: thin; the rules are in service.py."""
 
-import asyncio
 import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
-from fastapi.security import HTTPAuthorizationCredentials
+from fastapi import APIRouter, File, Query, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from app.core.db import session_scope
-from app.core.deps import CurrentUser, SessionDep, SettingsDep, _bearer, get_principal
+from app.core.deps import CurrentUser, SessionDep, SettingsDep
 from app.escalations import service
 from app.escalations.schemas import (
     AssignIn,
@@ -27,7 +24,6 @@ from app.escalations.schemas import (
 from app.escalations.workflow import EscalationStatus
 
 router = APIRouter(tags=["escalations"])
-BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 Since = Annotated[datetime | None, Query(description="Only what changed at or after this time (UTC ISO 8601)")]
 Limit = Annotated[int, Query(ge=1, le=service.LIST_LIMIT)]
 CREATED = {200: {"description": "The same client_id again: the report already made", "model": EscalationPublic}}
@@ -39,43 +35,12 @@ CREATED = {200: {"description": "The same client_id again: the report already ma
     status_code=201,
     responses=CREATED,
 )
-async def create_escalation(
-    operation_id: uuid.UUID,
-    body: EscalationCreate,
-    credentials: BearerDep,
-    settings: SettingsDep,
-    response: Response,
+def create_escalation(
+    operation_id: uuid.UUID, body: EscalationCreate, actor: CurrentUser, session: SessionDep, response: Response
 ):
-    # The hot path of a rumour burst runs sign-in check, report and commit in ONE worker thread. With the
-    # usual dependencies a request holds its database connection (on SQLite: the write lock) while it
-    # waits for a second thread to run the endpoint; past ~40 concurrent requests every thread can end
-    # up waiting for a connection that a thread-less request holds (a deadlock until the pool times out).
-    async with _writer_slots(settings.is_sqlite):
-        escalation, created = await run_in_threadpool(
-            _create_in_one_transaction, credentials=credentials, settings=settings, operation_id=operation_id, data=body
-        )
+    escalation, created = service.create_escalation(session=session, actor=actor, operation_id=operation_id, data=body)
     response.status_code = 201 if created else 200
     return escalation
-
-
-_SLOTS: dict[tuple[asyncio.AbstractEventLoop, bool], asyncio.Semaphore] = {}
-
-
-def _writer_slots(sqlite: bool) -> asyncio.Semaphore:
-    """How many reports are written at once in this process; the rest queue here, holding no thread and no
-    connection. SQLite has one writer at a time, and a writer waiting on its busy handler sleeps up to
-    100 ms between tries, so a queue in the process hands over far faster. PostgreSQL serialises reports
-    of one operation on its lock anyway; a few at once cover several operations."""
-    key = (asyncio.get_running_loop(), sqlite)
-    if key not in _SLOTS:
-        _SLOTS[key] = asyncio.Semaphore(8)
-    return _SLOTS[key]
-
-
-def _create_in_one_transaction(*, credentials, settings, operation_id: uuid.UUID, data: EscalationCreate):
-    with session_scope() as session:
-        actor = get_principal(session, settings, credentials).user
-        return service.create_escalation(session=session, actor=actor, operation_id=operation_id, data=data)
 
 
 @router.get("/operations/{operation_id}/escalations", response_model=list[EscalationPublic])
