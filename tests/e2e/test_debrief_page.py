@@ -1,18 +1,15 @@
 """The PWA's debrief page in Chromium: Bronze reads and downloads the report; an officer adds an unnamed
-appraisal entry. Skipped without /usr/bin/chromium (see tests/e2e/conftest.py)."""
+appraisal entry."""
 
-import pytest
 from sqlalchemy import select
 
 from app.core.db import session_scope
 from app.debrief.models import Appraisal
 from tests.debrief.scenario import script
-from tests.e2e.conftest import assert_accessible, browser, live_server, new_context, sign_in  # noqa: F401
-
-pytestmark = pytest.mark.browser
+from tests.e2e.conftest import assert_accessible, new_context, sign_in
 
 
-def test_bronze_reads_prints_and_downloads_the_report(browser, live_server, world):  # noqa: F811
+def test_bronze_reads_prints_and_downloads_the_report(browser, live_server, world):
     script(world)
     context = new_context(browser, live_server, "laptop", accept_downloads=True)
     page = context.new_page()
@@ -33,7 +30,7 @@ def test_bronze_reads_prints_and_downloads_the_report(browser, live_server, worl
     context.close()
 
 
-def test_officer_adds_an_unnamed_entry_and_sees_no_report(browser, live_server, world):  # noqa: F811
+def test_officer_adds_an_unnamed_entry_and_sees_no_report(browser, live_server, world):
     script(world)
     context = new_context(browser, live_server)
     page = context.new_page()
