@@ -5,6 +5,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.permissions import OpRole, Role
+from app.core.text import Line
 
 SERVICE_NUMBER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 
@@ -42,14 +43,14 @@ class TokenOut(BaseModel):
 class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     service_number: str = Field(min_length=1, max_length=32, pattern=SERVICE_NUMBER_PATTERN)
-    display_name: str = Field(min_length=1, max_length=120)
+    display_name: Line = Field(min_length=1, max_length=120)
     role: Role
     password: str = Field(min_length=10, max_length=256)
 
 
 class UserUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    display_name: str | None = Field(default=None, min_length=1, max_length=120)
+    display_name: Line | None = Field(default=None, min_length=1, max_length=120)
     role: Role | None = None
     active: bool | None = None
     password: str | None = Field(default=None, min_length=10, max_length=256)

@@ -6,6 +6,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -120,6 +121,13 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.headers:
             response.headers.update(exc.headers)
         return response
+
+    @app.exception_handler(DataError)
+    async def _data_error(_request: Request, _exc: DataError):
+        # a value the engine cannot store (e.g. NUL on PostgreSQL) that no schema caught: the transaction has
+        # rolled back, so nothing changed; the client sent it, so it is a 422, not a 500
+        return problem(422, "Invalid input", "The request contains a value that cannot be stored "
+                       "(for example a NUL or other control character).", type_slug="invalid-input")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):

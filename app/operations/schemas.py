@@ -1,34 +1,20 @@
-import re
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.core.permissions import OpRole
+from app.core.text import Line, Prose
 from app.operations.engagement import EngagementRules
 from app.operations.workflow import OperationStatus
 
 GroupName = Field(default=None, min_length=1, max_length=64)
-# C0 controls other than tab and line breaks, and DEL: never meant in a briefing, and PostgreSQL refuses NUL.
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def _prose(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be blank")
-    if CONTROL_CHARACTERS.search(value):
-        raise ValueError("must not contain control characters (line breaks and tabs are fine)")
-    return value
-
-
-# Free text people write (strategy, briefing, decisions, notes): kept exactly as written once it passes.
-Prose = Annotated[str, AfterValidator(_prose)]
 
 
 class OperationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=200)
+    name: Line = Field(min_length=1, max_length=200)
     starts_at: datetime
     ends_at: datetime
     exercise: bool = False
@@ -49,7 +35,7 @@ class OperationCreate(BaseModel):
 
 class OperationUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Line | None = Field(default=None, min_length=1, max_length=200)
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     status: OperationStatus | None = None
@@ -132,7 +118,7 @@ class BriefingReminderOut(BaseModel):
 class MemberIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: OpRole
-    group: str | None = GroupName
+    group: Line | None = GroupName
 
 
 class MemberPublic(BaseModel):

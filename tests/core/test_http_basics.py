@@ -85,3 +85,22 @@ def test_openapi_document_describes_the_api(client):
     schema = client.get("/openapi.json").json()
     assert "/api/v1/auth/login" in schema["paths"]
     assert "/api/v1/audit/verify" in schema["paths"]
+
+
+class TestTextTheDatabaseCannotStore:
+    """PostgreSQL refuses NUL in text; both engines answer 422 and store nothing."""
+
+    def test_nul_in_an_operation_name(self, client, world):
+        body = {"name": "Op \u0000", "starts_at": "2026-12-01T09:00:00Z", "ends_at": "2026-12-01T18:00:00Z"}
+        assert_problem(client.post("/api/v1/operations", json=body, headers=world.headers("gold")), 422)
+        assert audit_actions("operation.created") == []
+
+    def test_line_break_in_a_display_name(self, client, world):
+        body = {"service_number": "PC77", "display_name": "Two\nlines", "role": "officer",
+                "password": "a-long-password"}
+        assert_problem(client.post("/api/v1/users", json=body, headers=world.headers("admin")), 422)
+
+    def test_nul_in_a_sign_in_is_a_clean_refusal(self, client):
+        response = client.post("/api/v1/auth/login", json={"service_number": "PC\u00001", "password": "x" * 12})
+        assert response.status_code in (401, 422), response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
