@@ -47,14 +47,20 @@ def current_document(session: Session, operation_id: uuid.UUID, kind: str) -> Op
     )
 
 
-def current_versions(session: Session, operation_id: uuid.UUID) -> tuple[int, int]:
-    strategy = current_document(session, operation_id, "strategy")
-    briefing = current_document(session, operation_id, "briefing")
+def _versions(strategy: OperationDocument | None, briefing: OperationDocument | None) -> tuple[int, int]:
     return (strategy.version if strategy else 0, briefing.version if briefing else 0)
 
 
-def has_acknowledged(session: Session, operation_id: uuid.UUID, user_id: uuid.UUID) -> bool:
-    strategy_version, briefing_version = current_versions(session, operation_id)
+def current_versions(session: Session, operation_id: uuid.UUID) -> tuple[int, int]:
+    return _versions(current_document(session, operation_id, "strategy"),
+                     current_document(session, operation_id, "briefing"))
+
+
+def has_acknowledged(
+    session: Session, operation_id: uuid.UUID, user_id: uuid.UUID, versions: tuple[int, int] | None = None
+) -> bool:
+    """`versions`: the current (strategy, briefing) versions when the caller has already loaded them."""
+    strategy_version, briefing_version = versions or current_versions(session, operation_id)
     return session.scalar(
         select(BriefingAck.id).where(
             BriefingAck.operation_id == operation_id, BriefingAck.user_id == user_id,
@@ -76,7 +82,7 @@ def to_public(session: Session, access: OperationAccess) -> OperationPublic:
         created_at=operation.created_at, went_live_at=operation.went_live_at, closed_at=operation.closed_at,
         my_role=access.op_role, my_group=access.membership.group_name if access.membership else None,
         briefing_acknowledged=bool(access.membership)
-        and has_acknowledged(session, operation.id, access.actor.id),
+        and has_acknowledged(session, operation.id, access.actor.id, _versions(strategy, briefing)),
         engagement=engagement_view(session, strategy, briefing),
     )
 
@@ -110,15 +116,16 @@ def ensure_briefed(
     """Before an officer uses a template: in a live operation they must have acknowledged the current
     strategy and briefing, and the channel and category must be allowed by the engagement rules."""
     operation = access.operation
-    versions = current_versions(session, operation.id)
+    # the render hot path: load the current documents once for both checks
+    strategy = current_document(session, operation.id, "strategy")
+    briefing = current_document(session, operation.id, "briefing")
+    versions = _versions(strategy, briefing)
     if (operation.status == OperationStatus.LIVE and versions != (0, 0)
-            and not has_acknowledged(session, operation.id, access.actor.id)):
+            and not has_acknowledged(session, operation.id, access.actor.id, versions)):
         raise BriefingRequired(
             "Read and acknowledge the current strategy and briefing before using templates.")
     if channel is None and category is None:
         return
-    strategy = current_document(session, operation.id, "strategy")
-    briefing = current_document(session, operation.id, "briefing")
     applies = rules.effective_rules(rules.resolve_strategy(strategy.engagement if strategy else None),
                                     rules.briefing_overrides(briefing.engagement if briefing else None))
     reason = rules.refusal(applies, channel=channel, category=category)
