@@ -1,4 +1,6 @@
-"""Assertions shared by the HTTP tests."""
+"""Assertions and small utilities shared by the tests."""
+
+import socket
 
 from sqlalchemy import select
 
@@ -24,3 +26,10 @@ def audit_events(action: str | None = None) -> list[AuditEvent]:
 
 def audit_actions(action: str | None = None) -> list[str]:
     return [event.action for event in audit_events(action)]
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 for a server a test starts."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

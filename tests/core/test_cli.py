@@ -1,7 +1,6 @@
 """The `parley` command as an operator runs it: real subprocesses, a real server."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -9,6 +8,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PARLEY = [sys.executable, "-m", "app.cli"]
@@ -61,17 +62,12 @@ def test_demo_is_refused_in_production(cli_env):
     assert "production" in (result.stderr + result.stdout)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 def test_serve_migrates_and_answers_ready(cli_env, tmp_path):
     env = {**cli_env, "PARLEY_DATA_DIR": str(tmp_path / "served")}
     if not env["PARLEY_DATABASE_URL"].startswith("postgresql"):
         env.pop("PARLEY_DATABASE_URL")  # the default: a new SQLite file in the data dir, migrated by serve
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(PARLEY + ["serve", "--port", str(port)], env=env, cwd=ROOT,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

@@ -1,7 +1,6 @@
 """Fuzz every operation in our own OpenAPI document against a real server: no input may cause a 5xx."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -11,19 +10,15 @@ import httpx
 import pytest
 
 from tests.factories import auth_headers
+from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 @pytest.fixture
 def server(settings_env, world):
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, **settings_env}
     log = open(settings_env["PARLEY_DATA_DIR"] + ".server.log", "w")  # noqa: SIM115
     process = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)], env=env, cwd=ROOT,

@@ -6,7 +6,6 @@ Screenshots go to test-artifacts/screenshots/ (gitignored).
 """
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.factories import PASSWORD
+from tests.helpers import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -51,11 +51,6 @@ def browser():
         chromium.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 @dataclass
 class LiveServer:
@@ -70,7 +65,7 @@ class LiveServer:
 @pytest.fixture
 def live_server(settings_env, world, tmp_path) -> Iterator[LiveServer]:
     """The app in its own process, on the test's fresh database (the `world` is already in it)."""
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = tmp_path / "server.log"
     env = {**os.environ, **settings_env, "PARLEY_PUBLIC_URL": url, "PARLEY_LOG_JSON": "false"}

@@ -4,7 +4,6 @@
 import json
 import os
 import queue
-import socket
 import subprocess
 import sys
 import threading
@@ -14,13 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.helpers import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Server:
