@@ -99,7 +99,9 @@ export function loading(label = "Loading…") {
 
 /** The same, as a list item, for lists that are still loading (a list may only hold <li>). */
 export function loadingItem(label = "Loading…") {
-  return h("li", { class: "loading", role: "status", "aria-busy": "true" }, label);
+  // the status role sits on a span inside the <li>: on the <li> itself it would stop being a list item,
+  // and a list with a non-item child is malformed for screen readers while it loads
+  return h("li", { class: "loading" }, h("span", { role: "status", "aria-busy": "true" }, label));
 }
 
 export function newId() {
