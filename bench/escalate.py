@@ -20,7 +20,6 @@ import multiprocessing
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench._http import free_port, load_client  # noqa: E402  (after the path: run as a script)
 
 RUMOURS = [
     "Police have closed the mosque on {street}",
@@ -53,12 +53,6 @@ RUMOURS = [
 STREETS = ["Corporation Street", "Bull Street", "New Street", "Broad Street", "Colmore Row"]
 PLACES = ["Victoria Square", "New Street station", "the Bullring", "Digbeth coach station", "Centenary Square"]
 LINKS = ["https://x.com/someone/status/{n}?s=20", "https://www.tiktok.com/@a/video/{n}", None, None, None]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -213,9 +207,8 @@ async def load(base: str, operation_id: str, officers: list[dict[str, str]], rat
     """One report per officer; bursts of `burst` reports at `rate`/s, `pause` seconds apart."""
     rng = random.Random(seed)
     url = f"{base}/api/v1/operations/{operation_id}/escalations"
-    limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
     results: list[tuple[int, float, float, str | None]] = []
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+    async with load_client(base, connections=burst) as client:
         async def one(index: int, at: float) -> None:
             await asyncio.sleep(max(0.0, at - time.perf_counter()))
             body = report_body(index, rng)

@@ -22,7 +22,6 @@ import os
 import random
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,14 +34,10 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench._http import free_port, load_client  # noqa: E402  (after the path: run as a script)
+
 LOCATIONS = ["Bull Street", "Victoria Square", "Corporation Street", "New Street", "Gate 3", "Colmore Row",
              "St Philip's Place", "Moor Street", "Plac Wolności", "بل اسٹریٹ"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -105,8 +100,7 @@ async def drive(base: str, operation_id: uuid.UUID, templates: list[dict], token
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     officers = len(tokens)
-    limits = httpx.Limits(max_connections=officers, max_keepalive_connections=officers)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+    async with load_client(base, connections=officers) as client:
         start = time.perf_counter() + 0.5
 
         async def officer(index: int) -> None:
@@ -210,9 +204,11 @@ def main() -> None:
         try:
             wait_ready(base, server)
             load_before, cpu_before = os.getloadavg()[0], tree_cpu_seconds(server.pid)
+            client_before = time.process_time()
             latencies, statuses, elapsed = asyncio.run(
                 drive(base, operation_id, templates, tokens, rate=args.rate, duration=args.duration))
             server_cpu = tree_cpu_seconds(server.pid) - cpu_before
+            client_cpu = time.process_time() - client_before
         finally:
             server.terminate()
             try:
@@ -233,6 +229,8 @@ def main() -> None:
     print(f"server CPU per render: {server_cpu / max(ok, 1) * 1000:.2f} ms "
           f"(one core: ~{ok / server_cpu if server_cpu else float('nan'):.0f} renders/s); "
           f"load average {load_before:.1f} -> {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(f"load generator CPU per render: {client_cpu / max(len(latencies), 1) * 1000:.2f} ms "
+          f"(it shares the machine with the server)")
     print(f"recorded: template_use rows={uses} template.used audit events={events} "
           f"({'match' if uses == events == ok else 'MISMATCH'})")
 

@@ -14,8 +14,9 @@ from app.audit import (
 )
 from app.audit.schemas import AuditPage, AuditTotals, Manifest, PublicKeyOut, RetentionIn, RetentionOut, VerifyOut
 from app.core.deps import CurrentUser, SessionDep, SettingsDep
+from app.core.routing import TransactionRoute
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(tags=["audit"], route_class=TransactionRoute)
 
 
 def audit_filter(

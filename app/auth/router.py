@@ -7,8 +7,9 @@ from app.auth import service
 from app.auth.schemas import LoginIn, MeOut, RefreshIn, RevokedOut, TokenOut, UserCreate, UserPublic, UserUpdate
 from app.core.deps import CurrentUser, PrincipalDep, SessionDep, SettingsDep
 from app.core.permissions import Role
+from app.core.routing import TransactionRoute
 
-router = APIRouter(tags=["auth"])
+router = APIRouter(tags=["auth"], route_class=TransactionRoute)
 
 
 @router.post("/auth/login", response_model=TokenOut)

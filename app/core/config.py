@@ -99,7 +99,21 @@ def read_or_create_secret(settings: Settings, filename: str, make: "callable[[],
 
 
 def jwt_secret(settings: Settings) -> str:
-    return settings.jwt_secret or read_or_create_secret(settings, "jwt.key", lambda: secrets.token_urlsafe(48))
+    if settings.jwt_secret:
+        return settings.jwt_secret
+    path = settings.data_dir / "jwt.key"
+    try:
+        stamp = path.stat().st_mtime_ns  # every request asks: read the file again only when it changes
+    except FileNotFoundError:
+        return read_or_create_secret(settings, "jwt.key", lambda: secrets.token_urlsafe(48))
+    key = (str(path), stamp)
+    if key not in _file_secrets:
+        _file_secrets.clear()
+        _file_secrets[key] = read_or_create_secret(settings, "jwt.key", lambda: secrets.token_urlsafe(48))
+    return _file_secrets[key]
+
+
+_file_secrets: dict[tuple[str, int], str] = {}
 
 
 def project_path(name: str) -> Path:

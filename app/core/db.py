@@ -12,6 +12,8 @@ SQLITE_BUSY_SNAPSHOT when another writer committed in between, instead of waitin
 """
 
 import asyncio
+import sqlite3
+import threading
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -45,12 +47,47 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
-        @event.listens_for(engine, "begin")
-        def _sqlite_begin_immediate(connection):
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-
+        _serialise_sqlite_writers(engine)
         return engine
     return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+
+
+def _serialise_sqlite_writers(engine: Engine, timeout: float = 30) -> None:
+    """Every SQLite transaction is BEGIN IMMEDIATE, after this process's writers take turns on a lock.
+
+    SQLite's own busy handler polls with sleeps of up to 100 ms, so threads waiting for the write lock sleep
+    through the moment it is free: under load the lock stands idle while requests queue. A lock in the
+    process hands it over at once and in order; SQLite's busy timeout still arbitrates between processes.
+    The lock is held from the first BEGIN until the connection goes back to the pool (a session's commit,
+    rollback or close) and, like the busy timeout, gives up after `timeout` seconds.
+    """
+    lock = threading.Lock()
+    key = "parley_writer_lock"
+
+    def release(record_info: dict) -> None:
+        if record_info.pop(key, False):
+            lock.release()
+
+    @event.listens_for(engine, "begin")
+    def _sqlite_begin_immediate(connection):
+        record_info = connection.connection.record_info
+        if not record_info.get(key):
+            if not lock.acquire(timeout=timeout):
+                raise sqlite3.OperationalError("database is locked")
+            record_info[key] = True
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            release(record_info)
+            raise
+
+    @event.listens_for(engine, "checkin")
+    def _release_on_checkin(_dbapi_connection, record):
+        release(record.record_info)
+
+    @event.listens_for(engine, "invalidate")
+    def _release_on_invalidate(_dbapi_connection, record, _exception):
+        release(record.record_info)
 
 
 @lru_cache
@@ -104,18 +141,28 @@ async def get_session() -> AsyncIterator[Session]:
         session = new_session()
         try:
             yield session
-            await run_in_threadpool(session.commit)
         except AppError as exc:
             with anyio.CancelScope(shield=True):
-                await run_in_threadpool(session.commit if exc.keep_changes else session.rollback)
+                await run_in_threadpool(_finish, session, commit=exc.keep_changes)
             raise
         except BaseException:
             with anyio.CancelScope(shield=True):
-                await run_in_threadpool(session.rollback)
+                await run_in_threadpool(_finish, session, commit=False)
             raise
-        finally:
-            with anyio.CancelScope(shield=True):
-                await run_in_threadpool(session.close)
+        else:
+            if not session.in_transaction():  # the endpoint committed in its own thread (core/routing.py)
+                session.close()
+                return
+            with anyio.CancelScope(shield=True):  # a client that hangs up does not undo a finished request
+                await run_in_threadpool(_finish, session, commit=True)
+
+
+def _finish(session: Session, *, commit: bool) -> None:
+    """Commit or roll back, then close: one worker-thread hop at the end of every request."""
+    try:
+        session.commit() if commit else session.rollback()
+    finally:
+        session.close()
 
 
 def reset_engine() -> None:

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import bindparam, select
 from sqlmodel import Session
 
 from app.auth.models import AuthSession, User
@@ -17,9 +18,21 @@ from app.core.types import utcnow
 
 # scope="function": the session commits before the response is sent, so a 2xx answer is durable.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def _settings() -> Settings:
+    # async: FastAPI would run a plain function in a worker thread, a hop per request for a cached value
+    return get_settings()
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
 _bearer = HTTPBearer(auto_error=False, description="The access token from /api/v1/auth/login")
 LAST_SEEN_RESOLUTION = timedelta(seconds=60)
+
+
+# Every request runs it: built once (building a statement costs more than running it on SQLite), one round trip.
+_PRINCIPAL = select(AuthSession, User).join(User, User.id == AuthSession.user_id).where(
+    AuthSession.id == bindparam("session_id"), AuthSession.user_id == bindparam("user_id"))
 
 
 @dataclass
@@ -41,10 +54,10 @@ def get_principal(
     except TokenError as exc:
         raise NotAuthenticated("Your sign-in has expired or is not valid.",
                                headers={"WWW-Authenticate": "Bearer"}) from exc
-    auth_session = session.get(AuthSession, claims.session_id)
-    user = session.get(User, claims.user_id)
-    if auth_session is None or user is None or auth_session.user_id != user.id:
+    row = session.execute(_PRINCIPAL, {"session_id": claims.session_id, "user_id": claims.user_id}).first()
+    if row is None:
         raise NotAuthenticated("Your session has ended. Sign in again.")
+    auth_session, user = row
     if auth_session.revoked_at is not None:
         raise NotAuthenticated("Your session has ended. Sign in again.")
     if not user.active:
@@ -55,10 +68,13 @@ def get_principal(
     if now - auth_session.last_seen_at > LAST_SEEN_RESOLUTION:
         auth_session.last_seen_at = now
         session.add(auth_session)
+    if session.get_bind().dialect.name == "sqlite":
+        # every SQLite transaction holds the write lock: do not hold it while the endpoint waits for a thread
+        session.commit()
     return Principal(user=user, auth_session=auth_session)
 
 
-def get_current_user(principal: Annotated[Principal, Depends(get_principal)]) -> User:
+async def get_current_user(principal: Annotated[Principal, Depends(get_principal)]) -> User:
     return principal.user
 
 

@@ -6,6 +6,7 @@ import threading
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from jose import JWTError, jwt
 from pwdlib import PasswordHash
@@ -77,16 +78,31 @@ def create_access_token(
     return token, int(lifetime.total_seconds())
 
 
+JWT_LEEWAY_SECONDS = 5
+
+
 def decode_access_token(token: str, settings: Settings) -> AccessClaims:
+    """The claims of a valid access token. Every request pays for this, and a phone sends the same token
+    for its 15 minutes, so a verified token is remembered (bounded, per secret/audience/issuer); only
+    its expiry is checked again."""
+    claims = _verified_claims(token, jwt_secret(settings), settings.jwt_audience, settings.jwt_issuer)
+    if claims.expires_at.timestamp() < datetime.now(UTC).timestamp() - JWT_LEEWAY_SECONDS:
+        raise TokenError("invalid or expired access token")
+    return claims
+
+
+@lru_cache(maxsize=8192)
+def _verified_claims(token: str, secret: str, audience: str, issuer: str) -> AccessClaims:
+    # lru_cache keeps only what returns: a forged or malformed token is checked again every time
     try:
         claims = jwt.decode(
             token,
-            jwt_secret(settings),
+            secret,
             algorithms=[JWT_ALGORITHM],
-            audience=settings.jwt_audience,
-            issuer=settings.jwt_issuer,
+            audience=audience,
+            issuer=issuer,
             options={"require_exp": True, "require_iat": True, "require_sub": True, "require_aud": True,
-                     "require_iss": True, "leeway": 5},
+                     "require_iss": True, "leeway": JWT_LEEWAY_SECONDS},
         )
         return AccessClaims(
             user_id=uuid.UUID(str(claims["sub"])),

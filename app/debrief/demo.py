@@ -131,8 +131,8 @@ def _activity(session: Session, operation: Operation, users: dict[str, User], cl
         ("O1004", help_id, 170, "the car park"), ("O1001", help_id, 215, "the North Stand"),
         ("O1003", move_back_id, 250, "the station forecourt"),
     ]):
-        use, _ = template_service.render(session=session, actor=users[number], template_id=template_id, data=RenderIn(
-            operation_id=operation.id, slots={"location": where}, client_id=f"demo-harbour-use-{index}"))
+        use = template_service.render(session=session, actor=users[number], template_id=template_id, data=RenderIn(
+            operation_id=operation.id, slots={"location": where}, client_id=f"demo-harbour-use-{index}")).use
         clock.move(TemplateUse, use.id, created_at=minutes)
         uses.append(use)
     reports = []

@@ -1,6 +1,7 @@
 from fastapi import APIRouter, Response
 
 from app.core.deps import SessionDep, SettingsDep
+from app.core.routing import TransactionRoute
 from app.debrief import service
 from app.debrief.schemas import (
     AppraisalIn,
@@ -12,7 +13,7 @@ from app.debrief.schemas import (
 )
 from app.operations.router import AccessDep
 
-router = APIRouter(tags=["debrief"])
+router = APIRouter(tags=["debrief"], route_class=TransactionRoute)
 
 FILE_RESPONSES = {200: {"content": {"application/json": {}, "text/html": {}, "application/pdf": {},
                                     "text/csv": {}},

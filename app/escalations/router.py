@@ -8,6 +8,7 @@ from fastapi import APIRouter, File, Query, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from app.core.deps import CurrentUser, SessionDep, SettingsDep
+from app.core.routing import TransactionRoute
 from app.escalations import service
 from app.escalations.schemas import (
     AssignIn,
@@ -23,7 +24,7 @@ from app.escalations.schemas import (
 )
 from app.escalations.workflow import EscalationStatus
 
-router = APIRouter(tags=["escalations"])
+router = APIRouter(tags=["escalations"], route_class=TransactionRoute)
 Since = Annotated[datetime | None, Query(description="Only what changed at or after this time (UTC ISO 8601)")]
 Limit = Annotated[int, Query(ge=1, le=service.LIST_LIMIT)]
 CREATED = {200: {"description": "The same client_id again: the report already made", "model": EscalationPublic}}

@@ -14,10 +14,11 @@ from fastapi import APIRouter, Depends, Header, Query
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from app.core.config import get_settings
+from app.core.routing import TransactionRoute
 from app.live import service
 from app.live.hub import CLOSE, hub
 
-router = APIRouter(tags=["live"])
+router = APIRouter(tags=["live"], route_class=TransactionRoute)
 RETRY_MS = 3000
 
 

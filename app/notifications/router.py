@@ -9,6 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.core.deps import CurrentUser, PrincipalDep, SessionDep, SettingsDep, get_principal
 from app.core.errors import NotAuthenticated
+from app.core.routing import TransactionRoute
 from app.notifications import (
     dispatcher,  # noqa: F401 - registers the dispatcher, key makers and hooks
     service,
@@ -27,7 +28,7 @@ from app.notifications.schemas import (
 from app.notifications.vapid import public_key_b64
 from app.operations.access import operation_access
 
-router = APIRouter(tags=["notifications"])
+router = APIRouter(tags=["notifications"], route_class=TransactionRoute)
 _optional_bearer = HTTPBearer(auto_error=False)
 
 

@@ -6,7 +6,7 @@ Every domain that acts inside an operation calls `operation_access` first.
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlmodel import Session
 
 from app.auth.models import User
@@ -43,11 +43,18 @@ def membership_of(session: Session, operation_id: uuid.UUID, user_id: uuid.UUID)
     )
 
 
+# The operation and the caller's membership in one round trip, the statement built once: every request
+# inside an operation pays for it.
+_OPERATION_AND_MEMBERSHIP = select(Operation, Membership).outerjoin(
+    Membership, (Membership.operation_id == Operation.id) & (Membership.user_id == bindparam("user_id"))
+).where(Operation.id == bindparam("operation_id"))
+
+
 def operation_access(
     session: Session, *, actor: User, operation_id: uuid.UUID, permission: Permission | None = None
 ) -> OperationAccess:
-    operation = session.get(Operation, operation_id)
-    membership = membership_of(session, operation_id, actor.id) if operation else None
+    row = session.execute(_OPERATION_AND_MEMBERSHIP, {"operation_id": operation_id, "user_id": actor.id}).first()
+    operation, membership = row if row is not None else (None, None)
     if operation is None or (membership is None and not has(actor.role, Permission.OPERATION_VIEW)):
         raise NotFound("Operation not found.")
     access = OperationAccess(operation=operation, membership=membership, actor=actor)

@@ -4,6 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 
 from app.core.deps import CurrentUser, SessionDep
+from app.core.routing import TransactionRoute
 from app.operations import service
 from app.operations.access import OperationAccess, operation_access
 from app.operations.schemas import (
@@ -23,7 +24,7 @@ from app.operations.schemas import (
 )
 from app.operations.workflow import OperationStatus
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], route_class=TransactionRoute)
 
 
 def _access(operation_id: uuid.UUID, actor: CurrentUser, session: SessionDep) -> OperationAccess:

@@ -2,7 +2,8 @@
 
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from app.audit.writer import AuditAction, record
@@ -47,13 +48,33 @@ def current_document(session: Session, operation_id: uuid.UUID, kind: str) -> Op
     )
 
 
+def current_documents(
+    session: Session, operation_id: uuid.UUID
+) -> tuple[OperationDocument | None, OperationDocument | None]:
+    """The current (strategy, briefing), in one round trip: a render or a report pays for it every time."""
+    documents = {document.kind: document
+                 for document in session.scalars(_CURRENT_DOCUMENTS, {"operation_id": operation_id})}
+    return documents.get("strategy"), documents.get("briefing")
+
+
+def _current_documents_statement():
+    earlier = aliased(OperationDocument)
+    latest = (select(func.max(earlier.version))
+              .where(earlier.operation_id == bindparam("operation_id"), earlier.kind == OperationDocument.kind)
+              .correlate(OperationDocument).scalar_subquery())
+    return select(OperationDocument).where(OperationDocument.operation_id == bindparam("operation_id"),
+                                           OperationDocument.version == latest)
+
+
+_CURRENT_DOCUMENTS = _current_documents_statement()  # built once: building it costs more than running it
+
+
 def _versions(strategy: OperationDocument | None, briefing: OperationDocument | None) -> tuple[int, int]:
     return (strategy.version if strategy else 0, briefing.version if briefing else 0)
 
 
 def current_versions(session: Session, operation_id: uuid.UUID) -> tuple[int, int]:
-    return _versions(current_document(session, operation_id, "strategy"),
-                     current_document(session, operation_id, "briefing"))
+    return _versions(*current_documents(session, operation_id))
 
 
 def has_acknowledged(
@@ -61,19 +82,21 @@ def has_acknowledged(
 ) -> bool:
     """`versions`: the current (strategy, briefing) versions when the caller has already loaded them."""
     strategy_version, briefing_version = versions or current_versions(session, operation_id)
-    return session.scalar(
-        select(BriefingAck.id).where(
-            BriefingAck.operation_id == operation_id, BriefingAck.user_id == user_id,
-            BriefingAck.strategy_version == strategy_version,
-            BriefingAck.briefing_version == briefing_version,
-        ).limit(1)
-    ) is not None
+    return session.scalar(_ACKNOWLEDGED, {"operation_id": operation_id, "user_id": user_id,
+                                          "strategy_version": strategy_version,
+                                          "briefing_version": briefing_version}) is not None
+
+
+_ACKNOWLEDGED = select(BriefingAck.id).where(
+    BriefingAck.operation_id == bindparam("operation_id"), BriefingAck.user_id == bindparam("user_id"),
+    BriefingAck.strategy_version == bindparam("strategy_version"),
+    BriefingAck.briefing_version == bindparam("briefing_version"),
+).limit(1)
 
 
 def to_public(session: Session, access: OperationAccess) -> OperationPublic:
     operation = access.operation
-    strategy = current_document(session, operation.id, "strategy")
-    briefing = current_document(session, operation.id, "briefing")
+    strategy, briefing = current_documents(session, operation.id)
     return OperationPublic(
         id=operation.id, name=operation.name, starts_at=operation.starts_at, ends_at=operation.ends_at,
         status=operation.status, exercise=operation.exercise,
@@ -117,8 +140,7 @@ def ensure_briefed(
     strategy and briefing, and the channel and category must be allowed by the engagement rules."""
     operation = access.operation
     # the render hot path: load the current documents once for both checks
-    strategy = current_document(session, operation.id, "strategy")
-    briefing = current_document(session, operation.id, "briefing")
+    strategy, briefing = current_documents(session, operation.id)
     versions = _versions(strategy, briefing)
     if (operation.status == OperationStatus.LIVE and versions != (0, 0)
             and not has_acknowledged(session, operation.id, access.actor.id, versions)):

@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 
 from app.core.deps import CurrentUser, SessionDep
+from app.core.routing import TransactionRoute
 from app.operations.access import OperationAccess, operation_access
 from app.templates import service
 from app.templates.schemas import (
@@ -24,7 +25,7 @@ from app.templates.schemas import (
     VersionCreate,
 )
 
-router = APIRouter(tags=["templates"])
+router = APIRouter(tags=["templates"], route_class=TransactionRoute)
 
 
 def _access(operation_id: uuid.UUID, actor: CurrentUser, session: SessionDep) -> OperationAccess:
@@ -118,8 +119,7 @@ def add_translation(context: ContextDep, session: SessionDep, body: TranslationC
              responses={200: {"model": RenderOut, "description": "The same client_id again: the recorded use"}})
 def render(template_id: uuid.UUID, body: RenderIn, actor: CurrentUser, session: SessionDep, response: Response):
     """Fill the approved template's slots on the server and record the use (`client_id`: once only)."""
-    use, replayed = service.render(session=session, actor=actor, template_id=template_id, data=body)
-    result = service.use_public(session, use, replayed)
-    if replayed:
+    rendered = service.render(session=session, actor=actor, template_id=template_id, data=body)
+    if rendered.replayed:
         response.status_code = 200
-    return result
+    return service.use_public(rendered)

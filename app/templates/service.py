@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
@@ -778,14 +778,31 @@ def _same_request(use: TemplateUse, template_id: uuid.UUID, operation_id: uuid.U
     return use
 
 
-def render(
-    *, session: Session, actor: User, template_id: uuid.UUID, data: RenderIn
-) -> tuple[TemplateUse, bool]:
-    """Fill the approved body with validated values and record the use; (use, replayed)."""
+# The render hot path's statements, built once (building one costs more than running it on SQLite): the
+# template with its live version in one round trip, and the use's insert, which a repeated client_id skips.
+_TEMPLATE_AND_LIVE_VERSION = select(Template, TemplateVersion).outerjoin(
+    TemplateVersion, TemplateVersion.id == Template.live_version_id).where(Template.id == bindparam("template_id"))
+_INSERT_USE = {
+    dialect: insert(TemplateUse.__table__).on_conflict_do_nothing(
+        index_elements=["user_id", "client_id"]).returning(TemplateUse.__table__.c.id)
+    for dialect, insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
+}
+
+
+@dataclass
+class Rendered:
+    """A recorded use with what its answer needs (kept here: the session only holds objects weakly)."""
+
+    use: TemplateUse
+    replayed: bool
+    template: Template
+    operation: Operation
+
+
+def render(*, session: Session, actor: User, template_id: uuid.UUID, data: RenderIn) -> Rendered:
+    """Fill the approved body with validated values and record the use (or answer the recorded one)."""
     access = operation_access(session, actor=actor, operation_id=data.operation_id)
-    # The template and its live version in one round trip: this is the hot path during an event.
-    row = session.execute(select(Template, TemplateVersion).outerjoin(
-        TemplateVersion, TemplateVersion.id == Template.live_version_id).where(Template.id == template_id)).first()
+    row = session.execute(_TEMPLATE_AND_LIVE_VERSION, {"template_id": template_id}).first()
     template, live = row if row is not None else (None, None)
     if template is None or template.operation_id not in (None, access.operation.id):
         raise NotFound("Template not found.")
@@ -796,9 +813,11 @@ def render(
         # retired, has expired or was revised: the officer's phone must learn that its queued use went out.
         # (On the normal path the insert itself detects the repeat, saving a query.)
         if (earlier := _replay(session, actor, data.client_id)) is not None:
-            return _same_request(earlier, template.id, access.operation.id), True
+            return Rendered(_same_request(earlier, template.id, access.operation.id), True, template,
+                            access.operation)
         raise
-    return _insert_use(session, actor, use, data)
+    use, replayed = _insert_use(session, actor, use, data)
+    return Rendered(use, replayed, template, access.operation)
 
 
 def _checked_use(session: Session, access: OperationAccess, template: Template, live: TemplateVersion | None,
@@ -828,10 +847,8 @@ def _checked_use(session: Session, access: OperationAccess, template: Template, 
 def _insert_use(session: Session, actor: User, use: TemplateUse, data: RenderIn) -> tuple[TemplateUse, bool]:
     # ON CONFLICT DO NOTHING rather than a savepoint: a concurrent retry with the same client_id loses the
     # race quietly and is answered with the winner's use, and the hot path saves two round trips.
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(TemplateUse).values(**use.model_dump()).on_conflict_do_nothing(
-        index_elements=["user_id", "client_id"]).returning(TemplateUse.id)
-    if session.execute(statement).scalar_one_or_none() is None:
+    statement = _INSERT_USE[session.get_bind().dialect.name]
+    if session.execute(statement, use.model_dump()).scalar_one_or_none() is None:
         earlier = _replay(session, actor, data.client_id)
         return _same_request(earlier, use.template_id, use.operation_id), True
     record(
@@ -855,8 +872,8 @@ def _insert_use(session: Session, actor: User, use: TemplateUse, data: RenderIn)
     return use, False
 
 
-def use_public(session: Session, use: TemplateUse, replayed: bool) -> dict[str, Any]:
-    template = session.get(Template, use.template_id)
+def use_public(rendered: Rendered) -> dict[str, Any]:
+    use = rendered.use
     return {
         "use_id": use.id,
         "text": use.text,
@@ -864,12 +881,12 @@ def use_public(session: Session, use: TemplateUse, replayed: bool) -> dict[str, 
         "version_id": use.version_id,
         "operation_id": use.operation_id,
         "channel": use.channel,
-        "language": template.language,
-        "direction": template.direction,
+        "language": rendered.template.language,
+        "direction": rendered.template.direction,
         "slots": use.slot_values,
         "created_at": use.created_at,
-        "replayed": replayed,
-        "exercise": session.get(Operation, use.operation_id).exercise,  # already loaded: no query
+        "replayed": rendered.replayed,
+        "exercise": rendered.operation.exercise,
     }
 
 
