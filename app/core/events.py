@@ -9,6 +9,7 @@
 - on SQLite (one process) the events go to the in-process hub right after commit.
 """
 
+import functools
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -66,6 +67,15 @@ def publish(
     )
 
 
+_NOTIFY = text("SELECT pg_notify(:channel, :payload)")
+
+
+@functools.cache
+def _statements(live_event: type) -> Any:
+    """The event insert, built once (every report and ruling stores events)."""
+    return insert(live_event.__table__).returning(live_event.__table__.c.id)
+
+
 def _store(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if not pending:
@@ -84,17 +94,16 @@ def _store(session: Session) -> None:
         for item in pending
     ]
     stored = []
+    insert_event = _statements(LiveEvent)
     for row in rows:  # one by one: the id of each is needed, and an event batch is a handful at most
-        event_id = connection.execute(insert(LiveEvent).values(**row).returning(LiveEvent.id)).scalar_one()
+        event_id = connection.execute(insert_event, row).scalar_one()
         stored.append({**row, "id": event_id, "operation_id": str(row["operation_id"])})
     if connection.dialect.name == "postgresql":
         for item in stored:
             payload = json.dumps(item, separators=(",", ":"), default=str)
             if len(payload.encode()) > _NOTIFY_MAX:
                 payload = json.dumps({"id": item["id"]})
-            connection.execute(
-                text("SELECT pg_notify(:channel, :payload)"), {"channel": NOTIFY_CHANNEL, "payload": payload}
-            )
+            connection.execute(_NOTIFY, {"channel": NOTIFY_CHANNEL, "payload": payload})
     else:
         session.info[_COMMITTED] = stored
 

@@ -13,7 +13,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, text, update
+from sqlalchemy import bindparam, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -52,18 +52,31 @@ MAX_PHOTOS = 5
 FUTURE_SLACK = timedelta(minutes=5)  # phone clocks drift; further ahead than this is an error
 LIST_LIMIT = 500
 
+# A report's statements, built once: on SQLite building a statement costs more than running it.
+_INSERT_GROUP = insert(EscalationGroup.__table__)
+_INSERT_ESCALATION = insert(Escalation.__table__)
+_INSERT_HISTORY = insert(EscalationHistory.__table__)
+_BY_CLIENT_ID = select(Escalation).where(Escalation.reporter_id == bindparam("reporter_id"),
+                                         Escalation.client_id == bindparam("client_id"))
+_GROW_GROUP = (  # one more report in a group, in one UPDATE ... RETURNING (SQLite 3.35+ and PostgreSQL)
+    update(EscalationGroup.__table__).where(EscalationGroup.__table__.c.id == bindparam("group_id"))
+    .values(size=EscalationGroup.__table__.c.size + 1, latest_reported_at=bindparam("now"),
+            updated_at=bindparam("now"))
+    .returning(*EscalationGroup.__table__.c)
+)
+
 
 # --- loading and locking ---------------------------------------------------------------------------------
+
+
+_LOCK_OPERATION = text("SELECT pg_advisory_xact_lock(:namespace, :key)")
 
 
 def _lock_operation(session: Session, operation_id: uuid.UUID) -> None:
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         key = zlib.crc32(operation_id.bytes) - 2**31  # int4 range
-        connection.execute(
-            text("SELECT pg_advisory_xact_lock(:namespace, :key)"),
-            {"namespace": OPERATION_LOCK_NAMESPACE, "key": key},
-        )
+        connection.execute(_LOCK_OPERATION, {"namespace": OPERATION_LOCK_NAMESPACE, "key": key})
 
 
 def _visible(session: Session, *, actor: User, escalation_id: uuid.UUID) -> tuple[Escalation, OperationAccess]:
@@ -259,7 +272,7 @@ def _history(
         note=note,
         details=details or {},
     )
-    session.execute(insert(EscalationHistory.__table__).values(**_columns(entry)))
+    session.execute(_INSERT_HISTORY, _columns(entry))
 
 
 def _touch_members(session: Session, group_id: uuid.UUID, now: datetime) -> list[Escalation]:
@@ -299,9 +312,7 @@ def _repeat(existing: Escalation, fingerprint: str) -> Escalation:
 
 
 def _by_client_id(session: Session, reporter_id: uuid.UUID, client_id: str) -> Escalation | None:
-    return session.scalar(
-        select(Escalation).where(Escalation.reporter_id == reporter_id, Escalation.client_id == client_id)
-    )
+    return session.scalar(_BY_CLIENT_ID, {"reporter_id": reporter_id, "client_id": client_id})
 
 
 def _as_reports(rows) -> list[grouping.Report]:
@@ -319,55 +330,66 @@ def _as_reports(rows) -> list[grouping.Report]:
     ]
 
 
+_CANDIDATE_COLUMNS = (
+    Escalation.group_id,
+    Escalation.text_key,
+    Escalation.link_key,
+    Escalation.short_link_key,
+    Escalation.reported_at,
+    Escalation.lat,
+    Escalation.lon,
+)
+
+
+def _grouping_statements() -> dict[str, Any]:
+    """The grouping queries of every report, built once (on SQLite building one costs more than running
+    it), with bind parameters for the operation, the link keys, the time window and the place."""
+    links = bindparam("links", expanding=True)
+    in_operation = Escalation.operation_id == bindparam("operation_id")
+    in_window = (Escalation.text_key.is_not(None), Escalation.reported_at >= bindparam("since"),
+                 Escalation.reported_at <= bindparam("until"))
+    nearby_place = or_(Escalation.lat.is_(None),
+                       Escalation.lat.between(bindparam("south"), bindparam("north"))
+                       & Escalation.lon.between(bindparam("west"), bindparam("east")))
+    statements: dict[str, Any] = {
+        "link": select(*_CANDIDATE_COLUMNS).where(
+            in_operation, or_(Escalation.link_key.in_(links), Escalation.short_link_key.in_(links))).limit(1),
+    }
+    for placed, nearby in ((False, (in_operation, *in_window)), (True, (in_operation, *in_window, nearby_place))):
+        statements["texts", placed] = (select(Escalation.text_key).where(*nearby).distinct()
+                                       .limit(CANDIDATE_LIMIT))
+        statements["reports", placed] = (select(*_CANDIDATE_COLUMNS)
+                                         .where(*nearby, Escalation.text_key == bindparam("text_key"))
+                                         .order_by(Escalation.reported_at.desc()).limit(CANDIDATE_LIMIT))
+    return statements
+
+
+_GROUPING = _grouping_statements()
+
+
 def _find_group(session: Session, *, operation_id: uuid.UUID, report: grouping.Report) -> grouping.Match | None:
     """Where `report` belongs. A shared link first (one indexed lookup). Then text, in two steps so a burst
     of thousands of reports stays cheap: the distinct texts reported nearby in the window are scored once
     each, then only the reports carrying a similar text (best first) are checked for time and place."""
-    columns = (
-        Escalation.group_id,
-        Escalation.text_key,
-        Escalation.link_key,
-        Escalation.short_link_key,
-        Escalation.reported_at,
-        Escalation.lat,
-        Escalation.lon,
-    )
     links = [key for key in (report.link_key, report.short_link_key) if key]
     if links:
-        rows = session.execute(
-            select(*columns)
-            .where(
-                Escalation.operation_id == operation_id,
-                or_(Escalation.link_key.in_(links), Escalation.short_link_key.in_(links)),
-            )
-            .limit(1)
-        ).all()
+        rows = session.execute(_GROUPING["link"], {"operation_id": operation_id, "links": links}).all()
         if rows:
             return grouping.best_match(report, _as_reports(rows))
     if not report.text_key:
         return None
-    nearby = [
-        Escalation.operation_id == operation_id,
-        Escalation.text_key.is_not(None),
-        Escalation.reported_at >= report.reported_at - grouping.WINDOW,
-        Escalation.reported_at <= report.reported_at + grouping.WINDOW,
-    ]
-    if report.lat is not None and report.lon is not None:
-        south, north, west, east = grouping.bounding_box(report.lat, report.lon)
-        nearby.append(
-            or_(Escalation.lat.is_(None), Escalation.lat.between(south, north) & Escalation.lon.between(west, east))
-        )
-    texts = session.scalars(select(Escalation.text_key).where(*nearby).distinct().limit(CANDIDATE_LIMIT)).all()
+    placed = report.lat is not None and report.lon is not None
+    params: dict[str, Any] = {"operation_id": operation_id, "since": report.reported_at - grouping.WINDOW,
+                              "until": report.reported_at + grouping.WINDOW}
+    if placed:
+        params["south"], params["north"], params["west"], params["east"] = grouping.bounding_box(report.lat,
+                                                                                                 report.lon)
+    texts = session.scalars(_GROUPING["texts", placed], params).all()
     scored = sorted(((grouping.similarity(report.text_key, key), key) for key in texts), reverse=True)
     for score, key in scored:
         if score < grouping.TEXT_THRESHOLD:
             break
-        rows = session.execute(
-            select(*columns)
-            .where(*nearby, Escalation.text_key == key)
-            .order_by(Escalation.reported_at.desc())
-            .limit(CANDIDATE_LIMIT)
-        ).all()
+        rows = session.execute(_GROUPING["reports", placed], {**params, "text_key": key}).all()
         match = grouping.best_match(report, _as_reports(rows))
         if match is not None:
             return match
@@ -380,15 +402,10 @@ def _columns(row: Any) -> dict[str, Any]:
 
 def _grow_group(session: Session, *, group_id: uuid.UUID, category: str, now: datetime) -> EscalationGroup:
     """One more report in an existing group, in one UPDATE ... RETURNING (SQLite 3.35+ and PostgreSQL)."""
-    table = EscalationGroup.__table__
-    row = session.execute(
-        update(table)
-        .where(table.c.id == group_id)
-        .values(size=table.c.size + 1, latest_reported_at=now, updated_at=now)
-        .returning(*table.c)
-    ).one()
+    row = session.execute(_GROW_GROUP, {"group_id": group_id, "now": now}).one()
     group = EscalationGroup(**row._mapping)
     if most_severe(group.category, category) != group.category:
+        table = EscalationGroup.__table__
         session.execute(update(table).where(table.c.id == group_id).values(category=category))
         group.category = category
     return group
@@ -453,12 +470,12 @@ def create_escalation(
         created_at=now,
         updated_at=now,
     )
-    # Plain INSERTs (not the ORM unit of work): this is the hot path of a rumour burst.
+    # Plain INSERTs, built once (not the ORM unit of work): this is the hot path of a rumour burst.
     try:
         with session.begin_nested():  # a concurrent first use of this client_id elsewhere: see below
             if new_group is not None:
-                session.execute(insert(EscalationGroup.__table__).values(**_columns(new_group)))
-            session.execute(insert(Escalation.__table__).values(**_columns(escalation)))
+                session.execute(_INSERT_GROUP, _columns(new_group))
+            session.execute(_INSERT_ESCALATION, _columns(escalation))
     except IntegrityError:
         existing = _by_client_id(session, actor.id, data.client_id)
         if existing is None:
