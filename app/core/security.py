@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
-from jose import JWTError, jwt
+from jose import JWTError, jwk, jwt
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
@@ -81,12 +81,12 @@ def create_access_token(
 JWT_LEEWAY_SECONDS = 5
 
 
-def decode_access_token(token: str, settings: Settings) -> AccessClaims:
+def decode_access_token(token: str, settings: Settings, *, now: datetime | None = None) -> AccessClaims:
     """The claims of a valid access token. Every request pays for this, and a phone sends the same token
     for its 15 minutes, so a verified token is remembered (bounded, per secret/audience/issuer); only
     its expiry is checked again."""
     claims = _verified_claims(token, jwt_secret(settings), settings.jwt_audience, settings.jwt_issuer)
-    if claims.expires_at.timestamp() < datetime.now(UTC).timestamp() - JWT_LEEWAY_SECONDS:
+    if claims.expires_at.timestamp() < (now or datetime.now(UTC)).timestamp() - JWT_LEEWAY_SECONDS:
         raise TokenError("invalid or expired access token")
     return claims
 
@@ -97,7 +97,7 @@ def _verified_claims(token: str, secret: str, audience: str, issuer: str) -> Acc
     try:
         claims = jwt.decode(
             token,
-            secret,
+            _verifying_key(secret),
             algorithms=[JWT_ALGORITHM],
             audience=audience,
             issuer=issuer,
@@ -112,6 +112,13 @@ def _verified_claims(token: str, secret: str, audience: str, issuer: str) -> Acc
         )
     except (JWTError, KeyError, ValueError, TypeError, AttributeError) as exc:
         raise TokenError("invalid or expired access token") from exc
+
+
+@lru_cache(maxsize=4)
+def _verifying_key(secret: str) -> jwk.Key:
+    """The HMAC key object, made once: given the bare secret, python-jose first tries to parse it as a JWK
+    (JSON) and builds a new key object for every token it checks."""
+    return jwk.construct(secret, JWT_ALGORITHM)
 
 
 def new_refresh_token(session_id: uuid.UUID) -> str:

@@ -105,3 +105,20 @@ def test_api_answers_401_for_expired_tokens(client, world):
                          jwt_secret(get_settings()), algorithm=JWT_ALGORITHM)
     response = client.get("/api/v1/me", headers={"Authorization": f"Bearer {expired}"})
     assert response.status_code == 401
+
+
+def test_a_remembered_token_still_expires():
+    """Verified tokens are remembered to spare the signature check; the expiry is checked every time."""
+    issued = datetime.now(UTC) - timedelta(minutes=14, seconds=50)  # 10 s of its 15 minutes left
+    token, _ = create_access_token(settings=SETTINGS, now=issued, **IDS)
+    assert decode_access_token(token, SETTINGS).session_id == IDS["session_id"]  # verified, remembered
+    later = datetime.now(UTC) + timedelta(seconds=30)
+    with pytest.raises(TokenError):
+        decode_access_token(token, SETTINGS, now=later)
+
+
+def test_a_remembered_token_is_not_valid_under_another_key():
+    token, _ = create_access_token(settings=SETTINGS, **IDS)
+    decode_access_token(token, SETTINGS)
+    with pytest.raises(TokenError):
+        decode_access_token(token, Settings(jwt_secret="z" * 48, env="test"))
