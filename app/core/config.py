@@ -92,9 +92,18 @@ def read_or_create_secret(settings: Settings, filename: str, make: "callable[[],
         return path.read_text().strip()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     value = make()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(value + "\n")
+    # Written whole under a private name, then linked into place: several app processes starting at once
+    # agree on one secret, and none reads a half-written file.
+    draft = settings.data_dir / f".{filename}.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(value + "\n")
+        os.link(draft, path)
+    except FileExistsError:
+        return path.read_text().strip()  # another process was first: use its secret
+    finally:
+        draft.unlink(missing_ok=True)
     return value
 
 

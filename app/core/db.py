@@ -12,6 +12,8 @@ SQLITE_BUSY_SNAPSHOT when another writer committed in between, instead of waitin
 """
 
 import asyncio
+import fcntl
+import os
 import sqlite3
 import threading
 import weakref
@@ -45,49 +47,114 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer thread does it (see below)
             cursor.close()
 
         _serialise_sqlite_writers(engine)
+        _checkpoint_in_background(engine)
         return engine
     return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
 
 
 def _serialise_sqlite_writers(engine: Engine, timeout: float = 30) -> None:
-    """Every SQLite transaction is BEGIN IMMEDIATE, after this process's writers take turns on a lock.
+    """Every SQLite transaction is BEGIN IMMEDIATE, once this writer's turn has come.
 
-    SQLite's own busy handler polls with sleeps of up to 100 ms, so threads waiting for the write lock sleep
-    through the moment it is free: under load the lock stands idle while requests queue. A lock in the
-    process hands it over at once and in order; SQLite's busy timeout still arbitrates between processes.
-    The lock is held from the first BEGIN until the connection goes back to the pool (a session's commit,
-    rollback or close) and, like the busy timeout, gives up after `timeout` seconds.
+    SQLite's own busy handler polls with sleeps of up to 100 ms, so a writer waiting for the lock sleeps
+    through the moment it is free: under load the lock stands idle while requests queue. So writers take
+    turns first on a lock in the process, then (several app processes on one file) on an advisory lock on
+    a file beside the database, which the kernel hands to the next waiter at once and releases if its
+    holder dies. The turn lasts from the first BEGIN until the connection goes back to the pool (a
+    session's commit, rollback or close). Waiting in the process gives up after `timeout` seconds, like
+    the busy timeout, which still guards against other programs holding the database.
     """
     lock = threading.Lock()
-    key = "parley_writer_lock"
+    database = engine.url.database
+    shared = None
+    if database and database != ":memory:" and not database.startswith("file:"):
+        shared = os.open(f"{database}-writers.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    key = "parley_writer_turn"
 
-    def release(record_info: dict) -> None:
+    def take_turn() -> None:
+        if not lock.acquire(timeout=timeout):
+            raise sqlite3.OperationalError("database is locked")
+        if shared is not None:
+            try:
+                fcntl.flock(shared, fcntl.LOCK_EX)  # blocks in the kernel: no polling, next in line goes first
+            except BaseException:
+                lock.release()
+                raise
+
+    def end_turn(record_info: dict) -> None:
         if record_info.pop(key, False):
+            if shared is not None:
+                fcntl.flock(shared, fcntl.LOCK_UN)
             lock.release()
 
     @event.listens_for(engine, "begin")
     def _sqlite_begin_immediate(connection):
+        if connection.get_execution_options().get(_READER):
+            connection.exec_driver_sql("BEGIN")  # a reader (see `begin_reading`): no turn, no write lock
+            return
         record_info = connection.connection.record_info
         if not record_info.get(key):
-            if not lock.acquire(timeout=timeout):
-                raise sqlite3.OperationalError("database is locked")
+            take_turn()
             record_info[key] = True
         try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
-            release(record_info)
+            end_turn(record_info)
             raise
 
     @event.listens_for(engine, "checkin")
-    def _release_on_checkin(_dbapi_connection, record):
-        release(record.record_info)
+    def _end_turn_on_checkin(_dbapi_connection, record):
+        end_turn(record.record_info)
 
     @event.listens_for(engine, "invalidate")
-    def _release_on_invalidate(_dbapi_connection, record, _exception):
-        release(record.record_info)
+    def _end_turn_on_invalidate(_dbapi_connection, record, _exception):
+        end_turn(record.record_info)
+
+    if shared is not None:
+        weakref.finalize(engine, os.close, shared)  # a disposed engine can still be used: close with the engine
+
+
+def _checkpoint_in_background(engine: Engine, every: float = 1.0) -> None:
+    """Copy the write-ahead log into the database from a thread of its own, every second.
+
+    SQLite's automatic checkpoint runs inside whichever commit crosses 1,000 pages, while that writer
+    still has its turn, so every 300th or so request stalled everyone queued behind it for ~10 ms. A
+    PASSIVE checkpoint here runs beside readers and writers; the engine's connections have
+    `wal_autocheckpoint=0`. The thread ends with the engine."""
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    stop = threading.Event()
+
+    def run() -> None:
+        connection = None
+        while not stop.wait(every):
+            try:
+                if connection is None:
+                    connection = sqlite3.connect(database, timeout=5, isolation_level=None,
+                                                 check_same_thread=False)
+                connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error:  # busy or gone for a moment: try again at the next tick
+                pass
+        if connection is not None:
+            connection.close()
+
+    threading.Thread(target=run, name="sqlite-checkpointer", daemon=True).start()
+    weakref.finalize(engine, stop.set)
+
+
+_READER = "parley_reader"
+
+
+def begin_reading(session: Session) -> None:
+    """Start the session's transaction as a reader: on SQLite a plain BEGIN, which in WAL mode neither waits
+    for writers nor holds them up (PostgreSQL: no difference). The transaction must not write; end it
+    (commit) before writing. For the sign-in check every request makes."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.connection(execution_options={_READER: True})
 
 
 @lru_cache

@@ -10,7 +10,7 @@ from fastapi.sse import ServerSentEvent
 from sqlalchemy import select
 
 from app.core.db import session_scope
-from app.core.deps import SettingsDep, _bearer, get_principal
+from app.core.deps import SettingsDep, _bearer, check_principal
 from app.core.events import may_see
 from app.core.permissions import COMMAND, Permission
 from app.live.hub import event_dict
@@ -36,7 +36,7 @@ def stream_grant(
     """The session check at connect: the same rules as every request (revoked, disabled, idle), then
     404 for an operation the caller may not know, 403 without the stream permission."""
     with session_scope() as session:
-        principal = get_principal(session, settings, credentials)
+        principal = check_principal(session, settings, credentials)
         access = operation_access(
             session, actor=principal.user, operation_id=operation_id, permission=Permission.STREAM_VIEW
         )

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from app.core.deps import CurrentUser, PrincipalDep, SessionDep, SettingsDep, get_principal
+from app.core.deps import CurrentUser, PrincipalDep, SessionDep, SettingsDep, check_principal
 from app.core.errors import NotAuthenticated
 from app.core.routing import TransactionRoute
 from app.notifications import (
@@ -82,7 +82,7 @@ def post_receipt(
     """With `Authorization: Bearer` (the app), or with the push payload's `receipt_token` and no session (the
     service worker, e.g. `delivered` on the push event or `acknowledged` from a notification action)."""
     if credentials is not None:
-        user, via = get_principal(session, settings, credentials).user, "session"
+        user, via = check_principal(session, settings, credentials).user, "session"
     elif body.receipt_token:
         user, via = service.receipt_user(session=session, settings=settings, notification_id=notification_id,
                                          token=body.receipt_token), "token"

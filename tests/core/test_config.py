@@ -34,3 +34,25 @@ def test_generated_key_is_private_and_stable(tmp_path):
 def test_default_database_is_sqlite_in_the_data_dir(tmp_path):
     settings = Settings(data_dir=tmp_path, database_url=None)
     assert settings.effective_database_url == f"sqlite:///{tmp_path.resolve() / 'parley.db'}"
+
+
+def test_processes_starting_together_agree_on_one_generated_secret(tmp_path):
+    """Several app processes (uvicorn --workers) start at once on a new data dir: one secret for all.
+    Threads stand in for them; the barrier makes every one of them find no key and generate its own."""
+    import secrets
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from app.core.config import read_or_create_secret
+
+    settings = Settings(data_dir=tmp_path / "data")
+    barrier = threading.Barrier(6)
+
+    def make() -> str:
+        barrier.wait(timeout=10)
+        return secrets.token_hex(16)
+
+    with ThreadPoolExecutor(6) as pool:
+        values = set(pool.map(lambda _: read_or_create_secret(settings, "shared.key", make), range(6)))
+    assert values == {(tmp_path / "data" / "shared.key").read_text().strip()}
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["shared.key"]  # no drafts left behind
