@@ -34,7 +34,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench._http import free_port, load_client  # noqa: E402  (after the path: run as a script)
+from bench._http import collector_paused, free_port, load_client  # noqa: E402  (after the path: run as a script)
 
 RUMOURS = [
     "Police have closed the mosque on {street}",
@@ -162,6 +162,9 @@ def start_server(env: dict[str, str], port: int, workers: int) -> subprocess.Pop
 def listener_process(url: str, headers: dict[str, str], ready, log_path: str) -> None:
     """Bronze's console: appends `<escalation id> <arrival time>` for each `escalation.created` to a file
     as it arrives (so nothing is lost however the run ends)."""
+    import gc
+
+    gc.disable()  # a collection pause here would be measured as stream latency
     with open(log_path, "a", buffering=1) as log, httpx.Client(timeout=httpx.Timeout(10, read=None)) as client:
         try:
             with client.stream("GET", url, headers=headers) as response:
@@ -248,6 +251,8 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=400, help="reports per burst")
     parser.add_argument("--pause", type=float, default=1.0, help="seconds of quiet between bursts")
     parser.add_argument("--seed", type=int, default=4)
+    parser.add_argument("--warmup", type=int, default=40,
+                        help="reports by other officers before the measured run, not counted")
     parser.add_argument("--workers", type=int, default=1,
                         help="app processes (PostgreSQL only: SQLite's live events stay in one process)")
     args = parser.parse_args()
@@ -266,7 +271,8 @@ def main() -> None:
     os.environ.update(env)
     server = None
     try:
-        operation_id, bronze, officers = prepare(args.officers)
+        operation_id, bronze, officers = prepare(args.officers + args.warmup)
+        warmup, officers = officers[:args.warmup], officers[args.warmup:]
         port = free_port()
         from app.core.db import reset_engine
 
@@ -283,11 +289,14 @@ def main() -> None:
             raise SystemExit("the SSE listener did not connect")
         time.sleep(0.5)
 
-        cpu_before = process_cpu_seconds(server.pid)
-        outcomes, started, finished = asyncio.run(
-            load(base, operation_id, officers, args.rate, args.burst, args.pause, args.seed))
+        with collector_paused():
+            if warmup:  # the server's first queries are not the steady state; these reports are not counted
+                asyncio.run(load(base, operation_id, warmup, 20, len(warmup), 0, args.seed + 1))
+            cpu_before = process_cpu_seconds(server.pid)
+            outcomes, started, finished = asyncio.run(
+                load(base, operation_id, officers, args.rate, args.burst, args.pause, args.seed))
         server_cpu = process_cpu_seconds(server.pid) - cpu_before
-        expected = sum(1 for o in outcomes if o[0] == 201)
+        expected = sum(1 for o in outcomes if o[0] == 201) + len(warmup)
         deadline = time.monotonic() + 15
         while len(arrivals := read_arrivals(log_path)) < expected and time.monotonic() < deadline:
             time.sleep(0.2)

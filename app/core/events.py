@@ -6,7 +6,8 @@
   each its id (the SSE `id:`, replayed after `Last-Event-ID`);
 - on PostgreSQL the same transaction runs `pg_notify`, which the server delivers only on commit, to every
   app instance LISTENing (see `app.live.hub`), so several instances share events without a broker;
-- on SQLite (one process) the events go to the in-process hub right after commit.
+- on SQLite a commit wakes this process's pollers, which read the new rows (and those other app processes
+  on the same file committed) as WAL readers (see `app.live.hub`).
 """
 
 import functools
@@ -119,7 +120,7 @@ def _deliver_after_commit(session: Session) -> None:
     if stored:
         from app.live.hub import hub
 
-        hub.dispatch(stored)
+        hub.wake()  # SQLite: the pollers read the stored events (and other processes' events) now
 
 
 @event.listens_for(Session, "after_rollback")

@@ -1,9 +1,13 @@
-"""The in-process fan-out of live events to SSE subscribers, and the PostgreSQL listener that feeds it.
+"""The in-process fan-out of live events to SSE subscribers, and what feeds it from the database.
 
-SQLite (one process): `app.core.events` hands committed events to `hub.dispatch()` from whatever thread
-committed them. PostgreSQL: every app instance runs one LISTEN connection per event loop; each NOTIFY
-(sent by the committing transaction, delivered only on commit) is dispatched to that loop's subscribers,
-so an event committed by any instance reaches the subscribers of all of them.
+PostgreSQL: every app instance runs one LISTEN connection per event loop; each NOTIFY (sent by the
+committing transaction, delivered only on commit) is dispatched to that loop's subscribers, so an event
+committed by any instance reaches the subscribers of all of them.
+
+SQLite: every event loop with subscribers runs a poller that reads the `live_event` rows after the last one
+it saw, as a WAL reader (it neither waits for writers nor holds them up). A commit in this process wakes it
+at once; events committed by other app processes on the same file arrive within `POLL_SECONDS`. Writers
+take turns on SQLite, so ids are committed in order and reading `id > last` misses none.
 
 A subscriber that cannot keep up (its queue is full) is dropped rather than slowing everyone: its
 stream ends and the client reconnects with `Last-Event-ID`, which replays what it missed.
@@ -17,13 +21,15 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from app.core.events import NOTIFY_CHANNEL, may_see
 
 log = logging.getLogger("parley.live")
 QUEUE_SIZE = 1000
+POLL_SECONDS = 0.1
+POLL_BATCH = 1000
 _CLOSE = object()  # queued to end a subscriber's stream
 
 
@@ -61,6 +67,7 @@ class Hub:
         self._lock = threading.Lock()
         self._subscribers: set[Subscriber] = set()
         self._listeners: dict[asyncio.AbstractEventLoop, tuple[asyncio.Task, asyncio.Event]] = {}
+        self._pollers: dict[asyncio.AbstractEventLoop, tuple[asyncio.Task, asyncio.Event, asyncio.Event]] = {}
 
     def subscribe(self, *, operation_id: str, user_id: str, session_id: str, command: bool) -> Subscriber:
         subscriber = Subscriber(
@@ -103,6 +110,52 @@ class Hub:
         with contextlib.suppress(RuntimeError):  # that loop has closed: the subscriber is gone
             subscriber.loop.call_soon_threadsafe(subscriber._offer, item)
 
+    async def ensure_poller(self) -> None:
+        """On SQLite, make sure this event loop polls for events, and wait until the poller knows where
+        the table ends (so a subscriber that then reads the replay misses nothing in between)."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            entry = self._pollers.get(loop)
+            if entry is None or entry[0].done():
+                ready, wake = asyncio.Event(), asyncio.Event()
+                task = loop.create_task(self._poll(ready, wake, loop), name="parley-live-poller")
+                entry = self._pollers[loop] = (task, ready, wake)
+        await asyncio.wait_for(entry[1].wait(), timeout=10)
+
+    def wake(self) -> None:
+        """Thread-safe: this process committed events; the pollers read them now rather than at their tick."""
+        with self._lock:
+            entries = list(self._pollers.items())
+        for loop, (_task, _ready, wake) in entries:
+            with contextlib.suppress(RuntimeError):  # that loop has closed
+                loop.call_soon_threadsafe(wake.set)
+
+    async def _poll(self, ready: asyncio.Event, wake: asyncio.Event, loop: asyncio.AbstractEventLoop) -> None:
+        last: int | None = None
+        while True:
+            try:
+                if last is None:
+                    last = await asyncio.to_thread(latest_event_id)
+                    ready.set()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), POLL_SECONDS)
+                wake.clear()
+                with self._lock:
+                    if not any(s.loop is loop for s in self._subscribers):
+                        self._pollers.pop(loop, None)  # nobody listens here any more; the next one restarts it
+                        return
+                items = await asyncio.to_thread(events_after, last, POLL_BATCH)
+                if items:
+                    last = items[-1]["id"]
+                    self.dispatch(items, loop=loop)
+                    if len(items) == POLL_BATCH:
+                        wake.set()  # more are waiting
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database was busy or went away for a moment: keep the streams, go on
+                log.warning("live poller could not read events; retrying", exc_info=True)
+                await asyncio.sleep(1)
+
     async def ensure_listener(self, database_url: str) -> None:
         """On PostgreSQL, make sure this event loop has a LISTEN connection, and wait until it listens
         (so a subscriber that then reads the replay misses nothing in between)."""
@@ -136,6 +189,25 @@ class Hub:
                 log.warning("live listener lost its connection; reconnecting", exc_info=True)
                 ready.clear()
                 await asyncio.sleep(1)
+
+
+def latest_event_id() -> int:
+    from app.core.db import begin_reading, new_session
+    from app.live.models import LiveEvent
+
+    with new_session() as session:
+        begin_reading(session)
+        return session.scalar(select(func.max(LiveEvent.id))) or 0
+
+
+def events_after(last: int, limit: int) -> list[dict[str, Any]]:
+    from app.core.db import begin_reading, new_session
+    from app.live.models import LiveEvent
+
+    with new_session() as session:
+        begin_reading(session)
+        rows = session.scalars(select(LiveEvent).where(LiveEvent.id > last).order_by(LiveEvent.id).limit(limit))
+        return [event_dict(row) for row in rows]
 
 
 def read_event(event_id: int) -> dict[str, Any] | None:

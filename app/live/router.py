@@ -53,7 +53,9 @@ async def stream(
     )
     try:
         settings = get_settings()
-        if not settings.is_sqlite:
+        if settings.is_sqlite:
+            await hub.ensure_poller()
+        else:
             await hub.ensure_listener(settings.effective_database_url)
         yield ServerSentEvent(comment="connected", retry=RETRY_MS)
         replayed: set[int] = set()

@@ -1,12 +1,10 @@
-"""GET /operations/{op}/stream against a real server: live delivery, audience, Last-Event-ID replay, and on
-PostgreSQL events shared between two app instances."""
+"""GET /operations/{op}/stream against a real server: live delivery, audience, Last-Event-ID replay, and
+events shared between two app instances (on both engines)."""
 
 import uuid
 
 import httpx
-import pytest
 
-from tests.dbutil import engine_name
 from tests.helpers import assert_problem
 from tests.live.conftest import Stream
 
@@ -112,8 +110,9 @@ class TestLiveEvents:
         bronze.close()
 
 
-@pytest.mark.skipif(engine_name() != "postgresql", reason="several app instances share events through PostgreSQL")
 class TestSeveralInstances:
+    """PostgreSQL: LISTEN/NOTIFY. SQLite: each process polls the shared file."""
+
     def test_event_committed_on_one_instance_reaches_subscribers_of_another(self, live_server, world):
         first, second = live_server(), live_server()
         on_first = Stream(stream_url(first, world), world.headers("bronze"))
