@@ -253,11 +253,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=4)
     parser.add_argument("--warmup", type=int, default=40,
                         help="reports by other officers before the measured run, not counted")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="app processes (PostgreSQL only: SQLite's live events stay in one process)")
+    parser.add_argument("--workers", type=int, default=2, help="app processes (uvicorn --workers)")
     args = parser.parse_args()
-    if args.workers > 1 and args.engine == "sqlite":
-        parser.error("--workers > 1 needs --engine postgresql")
 
     workdir = Path(tempfile.mkdtemp(prefix="parley-bench-"))
     database_url, drop_database = make_database(args.engine, args.pg_url)

@@ -48,6 +48,7 @@ from app.operations.access import OperationAccess, membership_of, operation_acce
 
 OPERATION_LOCK_NAMESPACE = 7_261_004
 CANDIDATE_LIMIT = 1000  # distinct texts (and reports per text) compared within the window
+FIRST_LOOK = 20  # reports per similar text read first (latest first); the rest only if none of them matches
 MAX_PHOTOS = 5
 FUTURE_SLACK = timedelta(minutes=5)  # phone clocks drift; further ahead than this is an error
 LIST_LIMIT = 500
@@ -360,7 +361,8 @@ def _grouping_statements() -> dict[str, Any]:
                                        .limit(CANDIDATE_LIMIT))
         statements["reports", placed] = (select(*_CANDIDATE_COLUMNS)
                                          .where(*nearby, Escalation.text_key == bindparam("text_key"))
-                                         .order_by(Escalation.reported_at.desc()).limit(CANDIDATE_LIMIT))
+                                         .order_by(Escalation.reported_at.desc(), Escalation.id)
+                                         .limit(bindparam("limit")).offset(bindparam("offset")))
     return statements
 
 
@@ -389,10 +391,16 @@ def _find_group(session: Session, *, operation_id: uuid.UUID, report: grouping.R
     for score, key in scored:
         if score < grouping.TEXT_THRESHOLD:
             break
-        rows = session.execute(_GROUPING["reports", placed], {**params, "text_key": key}).all()
-        match = grouping.best_match(report, _as_reports(rows))
-        if match is not None:
-            return match
+        # The latest few first: in a viral rumour hundreds share the text, and the latest one nearby is
+        # almost always the match; the rest of the window only when none of those is.
+        for offset, limit in ((0, FIRST_LOOK), (FIRST_LOOK, CANDIDATE_LIMIT - FIRST_LOOK)):
+            rows = session.execute(_GROUPING["reports", placed],
+                                   {**params, "text_key": key, "offset": offset, "limit": limit}).all()
+            match = grouping.best_match(report, _as_reports(rows))
+            if match is not None:
+                return match
+            if len(rows) < limit:
+                break
     return None
 
 

@@ -29,6 +29,7 @@ from app.core.events import NOTIFY_CHANNEL, may_see
 log = logging.getLogger("parley.live")
 QUEUE_SIZE = 1000
 POLL_SECONDS = 0.1
+COALESCE_SECONDS = 0.005
 POLL_BATCH = 1000
 _CLOSE = object()  # queued to end a subscriber's stream
 
@@ -139,6 +140,7 @@ class Hub:
                     ready.set()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), POLL_SECONDS)
+                    await asyncio.sleep(COALESCE_SECONDS)  # a burst of commits: one read for all of them
                 wake.clear()
                 with self._lock:
                     if not any(s.loop is loop for s in self._subscribers):
@@ -206,7 +208,8 @@ def events_after(last: int, limit: int) -> list[dict[str, Any]]:
 
     with new_session() as session:
         begin_reading(session)
-        rows = session.scalars(select(LiveEvent).where(LiveEvent.id > last).order_by(LiveEvent.id).limit(limit))
+        table = LiveEvent.__table__
+        rows = session.execute(select(table).where(table.c.id > last).order_by(table.c.id).limit(limit))
         return [event_dict(row) for row in rows]
 
 

@@ -193,6 +193,16 @@ class TestGrouping:
         assert nearby_now["group_id"] == here["group_id"]  # 10 m away, now: same rumour
         assert earlier["group_id"] not in (here["group_id"], two_km_away["group_id"])
 
+    def test_a_match_behind_many_newer_near_misses_is_still_found(self, client, world):
+        """Grouping reads the latest reports of a similar text first and the rest of the window only if none
+        matches: 25 newer reports in a corner of the search box (inside the box, 1.3 km away) must not hide
+        the older one right here."""
+        here = report(client, world, summary=MOSQUE, lat=52.4800, lon=-1.8900)
+        corner = [report(client, world, "officer2", summary=MOSQUE, lat=52.4885, lon=-1.8761) for _ in range(25)]
+        assert {r["group_id"] for r in corner} != {here["group_id"]}
+        again = report(client, world, summary=MOSQUE, lat=52.4801, lon=-1.8901)
+        assert again["group_id"] == here["group_id"]
+
     def test_different_claims_about_one_place_stay_separate(self, client, world):
         fight = report(client, world, summary="fight at New Street station")
         fire = report(client, world, "officer2", summary="fire at New Street station")
