@@ -198,7 +198,7 @@ def _slots() -> anyio.CapacityLimiter:
     loop = asyncio.get_running_loop()
     if loop not in _request_slots:
         settings = get_settings()
-        _request_slots[loop] = anyio.CapacityLimiter(settings.db_request_slots or (8 if settings.is_sqlite else 30))
+        _request_slots[loop] = anyio.CapacityLimiter(settings.db_request_slots or (4 if settings.is_sqlite else 30))
     return _request_slots[loop]
 
 
