@@ -67,11 +67,7 @@ def _serialise_sqlite_writers(engine: Engine, timeout: float = 30) -> None:
     session's commit, rollback or close). Waiting in the process gives up after `timeout` seconds, like
     the busy timeout, which still guards against other programs holding the database.
     """
-    lock = threading.Lock()
-    database = engine.url.database
-    shared = None
-    if database and database != ":memory:" and not database.startswith("file:"):
-        shared = os.open(f"{database}-writers.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    lock, shared = _writer_locks(engine)
     key = "parley_writer_turn"
 
     def take_turn() -> None:
@@ -113,8 +109,36 @@ def _serialise_sqlite_writers(engine: Engine, timeout: float = 30) -> None:
     def _end_turn_on_invalidate(_dbapi_connection, record, _exception):
         end_turn(record.record_info)
 
-    if shared is not None:
-        weakref.finalize(engine, os.close, shared)  # a disposed engine can still be used: close with the engine
+
+_writer_locks_guard = threading.Lock()
+_writer_locks_by_file: dict[str, list] = {}  # path -> [process lock, lock file descriptor, engines using it]
+
+
+def _writer_locks(engine: Engine) -> tuple[threading.Lock, int | None]:
+    """The process's lock and the lock file's descriptor for one database file, shared by every engine on it
+    (a second engine in the same thread then times out like the busy timeout, rather than waiting for itself);
+    the file is closed when the last of those engines is gone."""
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return threading.Lock(), None
+    path = os.path.realpath(database)
+    with _writer_locks_guard:
+        entry = _writer_locks_by_file.get(path)
+        if entry is None:
+            entry = _writer_locks_by_file[path] = [
+                threading.Lock(), os.open(f"{path}-writers.lock", os.O_RDWR | os.O_CREAT, 0o600), 0]
+        entry[2] += 1
+    weakref.finalize(engine, _release_writer_locks, path)
+    return entry[0], entry[1]
+
+
+def _release_writer_locks(path: str) -> None:
+    with _writer_locks_guard:
+        entry = _writer_locks_by_file[path]
+        entry[2] -= 1
+        if entry[2] == 0:
+            os.close(entry[1])
+            del _writer_locks_by_file[path]
 
 
 def _checkpoint_in_background(engine: Engine, every: float = 1.0) -> None:
