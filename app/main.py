@@ -5,7 +5,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from app.api import api_router
+from app.api import API_PREFIX, DOMAIN_ROUTERS
 from app.core import lifecycle
 from app.core.config import get_settings, project_path
 from app.core.errors import install_error_handlers
@@ -35,7 +35,8 @@ def create_app() -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(health_router)
-    app.include_router(api_router)
+    for domain_router in DOMAIN_ROUTERS:
+        app.include_router(domain_router, prefix=API_PREFIX)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes,
                        upload_max_bytes=settings.max_upload_bytes)
