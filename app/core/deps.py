@@ -82,11 +82,11 @@ def _claims(credentials: HTTPAuthorizationCredentials | None, settings: Settings
 
 
 def _load_principal(session: Session, settings: Settings, claims: AccessClaims) -> tuple[Principal, bool]:
-    """(the caller, whether their session's last_seen_at is due an update). On SQLite the check is a
-    reader's transaction of its own, ended here: a writer's would wait its turn and hold the lock while
-    the endpoint waits for a thread."""
-    sqlite = session.get_bind().dialect.name == "sqlite"
-    if sqlite:
+    """(the caller, whether their session's last_seen_at is due an update). On SQLite, in a fresh session,
+    the check is a reader's transaction of its own, ended here: a writer's would wait its turn and hold the
+    lock while the endpoint waits for a thread."""
+    reading = session.get_bind().dialect.name == "sqlite" and not session.in_transaction()
+    if reading:
         begin_reading(session)
     row = session.execute(_PRINCIPAL, {"session_id": claims.session_id, "user_id": claims.user_id}).first()
     if row is None:
@@ -99,16 +99,18 @@ def _load_principal(session: Session, settings: Settings, claims: AccessClaims) 
     idle = utcnow() - auth_session.last_seen_at
     if idle > timedelta(hours=settings.session_idle_hours):
         raise NotAuthenticated("Your session expired after a period without use. Sign in again.")
-    if sqlite:
+    if reading:
         session.commit()
     return Principal(user=user, auth_session=auth_session), idle > LAST_SEEN_RESOLUTION
 
 
 def _touch(session: Session, principal: Principal) -> None:
-    """last_seen_at, at most once a minute per phone; on SQLite a short write of its own."""
+    """last_seen_at, at most once a minute per phone; on SQLite a short write of its own (when the session
+    has nothing else open: otherwise it goes with the caller's commit)."""
+    own_write = session.get_bind().dialect.name == "sqlite" and not session.in_transaction()
     principal.auth_session.last_seen_at = utcnow()
     session.add(principal.auth_session)
-    if session.get_bind().dialect.name == "sqlite":
+    if own_write:
         session.commit()
 
 

@@ -147,6 +147,19 @@ class TestIdleSessions:
         headers = {"Authorization": f"Bearer {tokens['access_token']}"}
         assert "without use" in assert_problem(client.get("/api/v1/me", headers=headers), 401)["detail"]
 
+    def test_use_keeps_a_session_alive(self, client):
+        """Each use (at most once a minute) moves last_seen_at, so a phone in use is never signed out idle."""
+        user = make_user()
+        tokens = login(client, user).json()
+        with session_scope() as session:
+            auth_session = session.scalar(select(AuthSession).where(AuthSession.user_id == user.id))
+            auth_session.last_seen_at = utcnow() - timedelta(hours=11)
+        headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+        assert client.get("/api/v1/me", headers=headers).status_code == 200
+        with session_scope() as session:
+            seen = session.scalar(select(AuthSession.last_seen_at).where(AuthSession.user_id == user.id))
+        assert utcnow() - seen < timedelta(minutes=1)
+
 
 class TestUsers:
     def test_admin_creates_lists_and_updates_users(self, client, world):
