@@ -138,23 +138,23 @@ class TestLogout:
 
 
 class TestIdleSessions:
-    def test_a_session_idle_longer_than_the_limit_is_refused(self, client):
+    @staticmethod
+    def signed_in_and_last_seen(client, hours_ago: float) -> tuple[dict, object]:
+        """(headers, user) of a session last used `hours_ago` hours ago."""
         user = make_user()
         tokens = login(client, user).json()
         with session_scope() as session:
             auth_session = session.scalar(select(AuthSession).where(AuthSession.user_id == user.id))
-            auth_session.last_seen_at = utcnow() - timedelta(hours=13)
-        headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+            auth_session.last_seen_at = utcnow() - timedelta(hours=hours_ago)
+        return {"Authorization": f"Bearer {tokens['access_token']}"}, user
+
+    def test_a_session_idle_longer_than_the_limit_is_refused(self, client):
+        headers, _ = self.signed_in_and_last_seen(client, 13)
         assert "without use" in assert_problem(client.get("/api/v1/me", headers=headers), 401)["detail"]
 
     def test_use_keeps_a_session_alive(self, client):
         """Each use (at most once a minute) moves last_seen_at, so a phone in use is never signed out idle."""
-        user = make_user()
-        tokens = login(client, user).json()
-        with session_scope() as session:
-            auth_session = session.scalar(select(AuthSession).where(AuthSession.user_id == user.id))
-            auth_session.last_seen_at = utcnow() - timedelta(hours=11)
-        headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+        headers, user = self.signed_in_and_last_seen(client, 11)
         assert client.get("/api/v1/me", headers=headers).status_code == 200
         with session_scope() as session:
             seen = session.scalar(select(AuthSession.last_seen_at).where(AuthSession.user_id == user.id))
