@@ -20,9 +20,12 @@ import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import Any
 
 import anyio
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, Table, event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, create_engine
 from starlette.concurrency import run_in_threadpool
@@ -110,6 +113,14 @@ def _serialise_sqlite_writers(engine: Engine, timeout: float = 30) -> None:
         end_turn(record.record_info)
 
 
+def _database_file(engine: Engine) -> str | None:
+    """The SQLite database's file path; None for an in-memory or URI-named database."""
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return database
+
+
 _writer_locks_guard = threading.Lock()
 _writer_locks_by_file: dict[str, list] = {}  # path -> [process lock, lock file descriptor, engines using it]
 
@@ -118,8 +129,8 @@ def _writer_locks(engine: Engine) -> tuple[threading.Lock, int | None]:
     """The process's lock and the lock file's descriptor for one database file, shared by every engine on it
     (a second engine in the same thread then times out like the busy timeout, rather than waiting for itself);
     the file is closed when the last of those engines is gone."""
-    database = engine.url.database
-    if not database or database == ":memory:" or database.startswith("file:"):
+    database = _database_file(engine)
+    if database is None:
         return threading.Lock(), None
     path = os.path.realpath(database)
     with _writer_locks_guard:
@@ -148,8 +159,8 @@ def _checkpoint_in_background(engine: Engine, every: float = 1.0) -> None:
     still has its turn, so every 300th or so request stalled everyone queued behind it for ~10 ms. A
     PASSIVE checkpoint here runs beside readers and writers; the engine's connections have
     `wal_autocheckpoint=0`. The thread ends with the engine."""
-    database = engine.url.database
-    if not database or database == ":memory:" or database.startswith("file:"):
+    database = _database_file(engine)
+    if database is None:
         return
     stop = threading.Event()
 
@@ -168,6 +179,22 @@ def _checkpoint_in_background(engine: Engine, every: float = 1.0) -> None:
 
     threading.Thread(target=run, name="sqlite-checkpointer", daemon=True).start()
     weakref.finalize(engine, stop.set)
+
+
+class InsertUnlessTaken:
+    """`INSERT ... ON CONFLICT (unique columns) DO NOTHING RETURNING id`, built once for each engine: the row's
+    id, or None when a row with the same unique values is already there (a repeated client_id). Used instead
+    of a savepoint on hot paths: a concurrent repeat loses quietly, and two round trips are saved."""
+
+    def __init__(self, table: Table, *, unique: list[str]) -> None:
+        self._statements = {
+            dialect: make_insert(table).on_conflict_do_nothing(index_elements=unique).returning(table.c.id)
+            for dialect, make_insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
+        }
+
+    def __call__(self, session: Session, values: dict[str, Any]) -> Any:
+        statement = self._statements[session.get_bind().dialect.name]
+        return session.execute(statement, values).scalar_one_or_none()
 
 
 _READER = "parley_reader"

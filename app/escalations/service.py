@@ -14,13 +14,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from app.audit.writer import AuditAction, record
 from app.auth.models import User
 from app.core.config import Settings
+from app.core.db import InsertUnlessTaken
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.core.events import Audience, publish
 from app.core.permissions import Permission
@@ -56,11 +55,7 @@ LIST_LIMIT = 500
 
 # A report's statements, built once: on SQLite building a statement costs more than running it.
 _INSERT_GROUP = insert(EscalationGroup.__table__)
-_INSERT_ESCALATION = {
-    dialect: make_insert(Escalation.__table__).on_conflict_do_nothing(index_elements=["reporter_id", "client_id"])
-    .returning(Escalation.__table__.c.id)
-    for dialect, make_insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
-}
+_INSERT_ESCALATION = InsertUnlessTaken(Escalation.__table__, unique=["reporter_id", "client_id"])
 _INSERT_HISTORY = insert(EscalationHistory.__table__)
 _BY_CLIENT_ID = select(Escalation).where(Escalation.reporter_id == bindparam("reporter_id"),
                                          Escalation.client_id == bindparam("client_id"))
@@ -485,11 +480,10 @@ def create_escalation(
     )
     # Plain INSERTs, built once (not the ORM unit of work): this is the hot path of a rumour burst. The same
     # officer's client_id first used at this moment in another operation (another lock) loses the race
-    # quietly, ON CONFLICT DO NOTHING rather than a savepoint (two round trips saved), and is answered below.
+    # quietly and is answered below.
     if new_group is not None:
         session.execute(_INSERT_GROUP, _columns(new_group))
-    inserted = session.execute(_INSERT_ESCALATION[session.get_bind().dialect.name], _columns(escalation))
-    if inserted.scalar_one_or_none() is None:
+    if _INSERT_ESCALATION(session, _columns(escalation)) is None:
         if new_group is not None:
             session.execute(delete(EscalationGroup).where(EscalationGroup.id == new_group.id))
         existing = _by_client_id(session, actor.id, data.client_id)

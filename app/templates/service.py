@@ -12,12 +12,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, or_, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from app.audit.writer import AuditAction, record
 from app.auth.models import User
+from app.core.db import InsertUnlessTaken
 from app.core.errors import AppError, Conflict, Forbidden, Invalid, InvalidTransition, NotFound
 from app.core.events import Audience, publish
 from app.core.permissions import Permission, ensure, has
@@ -782,11 +781,7 @@ def _same_request(use: TemplateUse, template_id: uuid.UUID, operation_id: uuid.U
 # template with its live version in one round trip, and the use's insert, which a repeated client_id skips.
 _TEMPLATE_AND_LIVE_VERSION = select(Template, TemplateVersion).outerjoin(
     TemplateVersion, TemplateVersion.id == Template.live_version_id).where(Template.id == bindparam("template_id"))
-_INSERT_USE = {
-    dialect: insert(TemplateUse.__table__).on_conflict_do_nothing(
-        index_elements=["user_id", "client_id"]).returning(TemplateUse.__table__.c.id)
-    for dialect, insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
-}
+_INSERT_USE = InsertUnlessTaken(TemplateUse.__table__, unique=["user_id", "client_id"])
 
 
 @dataclass
@@ -845,10 +840,8 @@ def _checked_use(session: Session, access: OperationAccess, template: Template, 
 
 
 def _insert_use(session: Session, actor: User, use: TemplateUse, data: RenderIn) -> tuple[TemplateUse, bool]:
-    # ON CONFLICT DO NOTHING rather than a savepoint: a concurrent retry with the same client_id loses the
-    # race quietly and is answered with the winner's use, and the hot path saves two round trips.
-    statement = _INSERT_USE[session.get_bind().dialect.name]
-    if session.execute(statement, use.model_dump()).scalar_one_or_none() is None:
+    # a concurrent retry with the same client_id loses the race quietly and is answered with the winner's use
+    if _INSERT_USE(session, use.model_dump()) is None:
         earlier = _replay(session, actor, data.client_id)
         return _same_request(earlier, use.template_id, use.operation_id), True
     record(
