@@ -72,9 +72,11 @@ _NOTIFY = text("SELECT pg_notify(:channel, :payload)")
 
 
 @functools.cache
-def _statements(live_event: type) -> Any:
-    """The event insert, built once (every report and ruling stores events)."""
-    return insert(live_event.__table__).returning(live_event.__table__.c.id)
+def _inserts(live_event: type) -> tuple[Any, Any]:
+    """The event inserts, built once: plain (SQLite: the pollers read the rows after commit) and returning
+    the id (PostgreSQL: the NOTIFY carries the whole event, id included)."""
+    table = live_event.__table__
+    return insert(table), insert(table).returning(table.c.id)
 
 
 def _store(session: Session) -> None:
@@ -94,19 +96,18 @@ def _store(session: Session) -> None:
         }
         for item in pending
     ]
-    stored = []
-    insert_event = _statements(LiveEvent)
-    for row in rows:  # one by one: the id of each is needed, and an event batch is a handful at most
-        event_id = connection.execute(insert_event, row).scalar_one()
-        stored.append({**row, "id": event_id, "operation_id": str(row["operation_id"])})
-    if connection.dialect.name == "postgresql":
-        for item in stored:
-            payload = json.dumps(item, separators=(",", ":"), default=str)
-            if len(payload.encode()) > _NOTIFY_MAX:
-                payload = json.dumps({"id": item["id"]})
-            connection.execute(_NOTIFY, {"channel": NOTIFY_CHANNEL, "payload": payload})
-    else:
-        session.info[_COMMITTED] = stored
+    plain, returning_id = _inserts(LiveEvent)
+    if connection.dialect.name != "postgresql":
+        connection.execute(plain, rows)
+        session.info[_COMMITTED] = True  # wake the pollers once this commits
+        return
+    for row in rows:  # one by one: each NOTIFY needs its event's id, and a batch is a handful at most
+        event_id = connection.execute(returning_id, row).scalar_one()
+        payload = json.dumps({**row, "id": event_id, "operation_id": str(row["operation_id"])},
+                             separators=(",", ":"), default=str)
+        if len(payload.encode()) > _NOTIFY_MAX:
+            payload = json.dumps({"id": event_id})
+        connection.execute(_NOTIFY, {"channel": NOTIFY_CHANNEL, "payload": payload})
 
 
 @event.listens_for(Session, "before_commit")
@@ -116,8 +117,7 @@ def _store_before_commit(session: Session) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _deliver_after_commit(session: Session) -> None:
-    stored = session.info.pop(_COMMITTED, None)
-    if stored:
+    if session.info.pop(_COMMITTED, None):
         from app.live.hub import hub
 
         hub.wake()  # SQLite: the pollers read the stored events (and other processes' events) now
