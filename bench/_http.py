@@ -1,10 +1,12 @@
-"""What every benchmark's load generator shares: a free port, and an HTTP client cheap enough not to be
-measured instead of the server."""
+"""What the benchmarks share: a free port, an HTTP client cheap enough not to be measured instead of the
+server, a load generator that does not pause, and the server's CPU time."""
 
 import contextlib
 import gc
+import os
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 
@@ -40,3 +42,19 @@ def collector_paused() -> Iterator[None]:
     finally:
         gc.enable()
         gc.unfreeze()
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children (uvicorn's workers), from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry.name) == pid or int(fields[1]) == pid:  # fields[1]: the parent pid
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total

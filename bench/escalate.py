@@ -34,7 +34,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench._http import collector_paused, free_port, load_client  # noqa: E402  (after the path: run as a script)
+from bench._http import collector_paused, free_port, load_client, server_cpu_seconds  # noqa: E402  (after the path: run as a script)
 
 RUMOURS = [
     "Police have closed the mosque on {street}",
@@ -60,16 +60,6 @@ def percentile(values: list[float], fraction: float) -> float:
     if not ordered:
         return float("nan")
     return ordered[min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))]
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU of the server and its worker processes (Linux /proc)."""
-    total, ticks = 0.0, os.sysconf("SC_CLK_TCK")
-    pids = [pid] + [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    for one in pids:
-        fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
 
 
 # --- setup -----------------------------------------------------------------------------------------------
@@ -289,10 +279,10 @@ def main() -> None:
         with collector_paused():
             if warmup:  # the server's first queries are not the steady state; these reports are not counted
                 asyncio.run(load(base, operation_id, warmup, 20, len(warmup), 0, args.seed + 1))
-            cpu_before = process_cpu_seconds(server.pid)
+            cpu_before = server_cpu_seconds(server.pid)
             outcomes, started, finished = asyncio.run(
                 load(base, operation_id, officers, args.rate, args.burst, args.pause, args.seed))
-        server_cpu = process_cpu_seconds(server.pid) - cpu_before
+        server_cpu = server_cpu_seconds(server.pid) - cpu_before
         expected = sum(1 for o in outcomes if o[0] == 201) + len(warmup)
         deadline = time.monotonic() + 15
         while len(arrivals := read_arrivals(log_path)) < expected and time.monotonic() < deadline:

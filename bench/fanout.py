@@ -30,14 +30,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from bench._http import free_port, server_cpu_seconds  # noqa: E402  (after the path: run as a script)
 
 
 def start_push_service(port: int) -> subprocess.Popen:
@@ -50,12 +43,6 @@ def start_push_service(port: int) -> subprocess.Popen:
         except httpx.HTTPError:
             time.sleep(0.05)
     raise SystemExit("the push service did not start")
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """utime + stime of a running process (Linux /proc), to see what the push service itself costs."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def arrange(subscriptions: list[dict], officers: int) -> tuple[uuid.UUID, uuid.UUID]:
@@ -240,7 +227,7 @@ def main() -> None:
             assert child.stdout.readline().strip() == "ready"
         notification_id, write_s = send_notification(operation_id, bronze_id)
         started = time.time()
-        push_cpu = process_cpu_seconds(push.pid)
+        push_cpu = server_cpu_seconds(push.pid)
         print(f"send: notification + {args.officers:,} inbox entries + {len(subscriptions):,} outbox rows "
               f"+ audit written in {write_s:.2f} s")
         poll = httpx.Client(base_url=control)
@@ -249,7 +236,7 @@ def main() -> None:
             if stats["accepted"] >= len(subscriptions) or any(c.poll() is not None for c in children):
                 break
             time.sleep(0.02)
-        push_cpu = process_cpu_seconds(push.pid) - push_cpu
+        push_cpu = server_cpu_seconds(push.pid) - push_cpu
         for child in children:
             child.send_signal(signal.SIGTERM)
         reports = [json.loads(c.communicate(timeout=60)[0].strip().splitlines()[-1]) for c in children]

@@ -34,7 +34,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench._http import collector_paused, free_port, load_client  # noqa: E402  (after the path: run as a script)
+from bench._http import collector_paused, free_port, load_client, server_cpu_seconds  # noqa: E402  (after the path: run as a script)
 
 LOCATIONS = ["Bull Street", "Victoria Square", "Corporation Street", "New Street", "Gate 3", "Colmore Row",
              "St Philip's Place", "Moor Street", "Plac Wolności", "بل اسٹریٹ"]
@@ -154,22 +154,6 @@ def check_records() -> tuple[int, int]:
     return uses, events
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """User+system CPU of a process and its children (uvicorn workers), from /proc; 0 where unavailable."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(entry.name) == pid or int(fields[1]) == pid:  # fields[1]: the parent pid
-            total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
-
-
 def wait_ready(base: str, server: subprocess.Popen, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -216,13 +200,13 @@ def main() -> None:
             cwd=ROOT, env=env)
         try:
             wait_ready(base, server)
-            load_before, cpu_before = os.getloadavg()[0], tree_cpu_seconds(server.pid)
+            load_before, cpu_before = os.getloadavg()[0], server_cpu_seconds(server.pid)
             client_before = time.process_time()
             with collector_paused():
                 latencies, statuses, elapsed, warmed = asyncio.run(drive(
                     base, operation_id, templates, tokens, rate=args.rate, duration=args.duration,
                     warmup=args.warmup))
-            server_cpu = tree_cpu_seconds(server.pid) - cpu_before
+            server_cpu = server_cpu_seconds(server.pid) - cpu_before
             client_cpu = time.process_time() - client_before
         finally:
             server.terminate()
