@@ -26,7 +26,7 @@ import anyio
 from sqlalchemy import Engine, Table, event
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import configure_mappers, make_transient_to_detached, sessionmaker
 from sqlmodel import Session, create_engine
 from starlette.concurrency import run_in_threadpool
 
@@ -198,6 +198,31 @@ class InsertUnlessTaken:
 
 
 _READER = "parley_reader"
+
+
+def detached(model: type, values: dict[str, Any]) -> Any:
+    """A model instance as if loaded from a row and then detached, from the row's values: for hot reads done
+    with Core, cheaper than the ORM's loading. Adding it to a session later updates, never inserts."""
+    mapper = model.__mapper__
+    if not mapper.configured:
+        configure_mappers()
+    instance = mapper.class_manager.new_instance()
+    instance.__dict__.update(values)
+    make_transient_to_detached(instance)
+    return instance
+
+
+@contextmanager
+def reading(session: Session) -> Iterator[Any]:
+    """A Core connection for a short read outside the session's transaction: on SQLite a reader's own
+    transaction (a plain BEGIN, which in WAL mode neither waits for writers nor holds them up) when the session
+    has none open; otherwise, and on PostgreSQL, the session's own connection and transaction."""
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite" or session.in_transaction():
+        yield session.connection()
+        return
+    with bind.connect().execution_options(**{_READER: True}) as connection:
+        yield connection
 
 
 def begin_reading(session: Session) -> None:

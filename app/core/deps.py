@@ -6,13 +6,14 @@ from typing import Annotated
 
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.auth.models import AuthSession, User
 from app.core.config import Settings, get_settings
-from app.core.db import begin_reading, get_session
+from app.core.db import detached, get_session, reading
 from app.core.errors import NotAuthenticated
 from app.core.security import AccessClaims, TokenError, decode_access_token
 from app.core.types import utcnow
@@ -31,9 +32,15 @@ _bearer = HTTPBearer(auto_error=False, description="The access token from /api/v
 LAST_SEEN_RESOLUTION = timedelta(seconds=60)
 
 
-# Every request runs it: built once (building a statement costs more than running it on SQLite), one round trip.
-_PRINCIPAL = select(AuthSession, User).join(User, User.id == AuthSession.user_id).where(
-    AuthSession.id == bindparam("session_id"), AuthSession.user_id == bindparam("user_id"))
+# Every request runs it: built once (building a statement costs more than running it on SQLite), one round trip,
+# plain columns (the ORM's loading of two entities cost more than the query).
+_SESSION_COLUMNS = list(AuthSession.__table__.c)
+_USER_COLUMNS = list(User.__table__.c)
+_PRINCIPAL = select(*_SESSION_COLUMNS, *_USER_COLUMNS).join_from(
+    AuthSession.__table__, User.__table__, User.__table__.c.id == AuthSession.__table__.c.user_id
+).where(AuthSession.__table__.c.id == bindparam("session_id"), AuthSession.__table__.c.user_id == bindparam("user_id"))
+_TOUCH = update(AuthSession.__table__).where(AuthSession.__table__.c.id == bindparam("session_id")).values(
+    last_seen_at=bindparam("now"))
 
 
 @dataclass
@@ -83,15 +90,15 @@ def _claims(credentials: HTTPAuthorizationCredentials | None, settings: Settings
 
 def _load_principal(session: Session, settings: Settings, claims: AccessClaims) -> tuple[Principal, bool]:
     """(the caller, whether their session's last_seen_at is due an update). On SQLite, in a fresh session,
-    the check is a reader's transaction of its own, ended here: a writer's would wait its turn and hold the
-    lock while the endpoint waits for a thread."""
-    reading = session.get_bind().dialect.name == "sqlite" and not session.in_transaction()
-    if reading:
-        begin_reading(session)
-    row = session.execute(_PRINCIPAL, {"session_id": claims.session_id, "user_id": claims.user_id}).first()
+    the check is a reader's transaction of its own (see `reading`): a writer's would wait its turn and hold
+    the lock while the endpoint waits for a thread. The user and session come back detached."""
+    with reading(session) as connection:
+        row = connection.execute(_PRINCIPAL, {"session_id": claims.session_id, "user_id": claims.user_id}).first()
     if row is None:
         raise NotAuthenticated("Your session has ended. Sign in again.")
-    auth_session, user = row
+    split = len(_SESSION_COLUMNS)
+    auth_session = detached(AuthSession, {c.key: v for c, v in zip(_SESSION_COLUMNS, row[:split], strict=True)})
+    user = detached(User, {c.key: v for c, v in zip(_USER_COLUMNS, row[split:], strict=True)})
     if auth_session.revoked_at is not None:
         raise NotAuthenticated("Your session has ended. Sign in again.")
     if not user.active:
@@ -99,8 +106,6 @@ def _load_principal(session: Session, settings: Settings, claims: AccessClaims) 
     idle = utcnow() - auth_session.last_seen_at
     if idle > timedelta(hours=settings.session_idle_hours):
         raise NotAuthenticated("Your session expired after a period without use. Sign in again.")
-    if reading:
-        session.commit()
     return Principal(user=user, auth_session=auth_session), idle > LAST_SEEN_RESOLUTION
 
 
@@ -108,8 +113,9 @@ def _touch(session: Session, principal: Principal) -> None:
     """last_seen_at, at most once a minute per phone; on SQLite a short write of its own (when the session
     has nothing else open: otherwise it goes with the caller's commit)."""
     own_write = session.get_bind().dialect.name == "sqlite" and not session.in_transaction()
-    principal.auth_session.last_seen_at = utcnow()
-    session.add(principal.auth_session)
+    now = utcnow()
+    session.execute(_TOUCH, {"session_id": principal.auth_session.id, "now": now})
+    set_committed_value(principal.auth_session, "last_seen_at", now)
     if own_write:
         session.commit()
 
