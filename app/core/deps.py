@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.auth.models import AuthSession, User
 from app.core.config import Settings, get_settings
-from app.core.db import detached, get_session, reading
+from app.core.db import HotQuery, detached, get_session, reading, split_row
 from app.core.errors import NotAuthenticated
 from app.core.security import AccessClaims, TokenError, decode_access_token
 from app.core.types import utcnow
@@ -36,9 +36,9 @@ LAST_SEEN_RESOLUTION = timedelta(seconds=60)
 # plain columns (the ORM's loading of two entities cost more than the query).
 _SESSION_COLUMNS = list(AuthSession.__table__.c)
 _USER_COLUMNS = list(User.__table__.c)
-_PRINCIPAL = select(*_SESSION_COLUMNS, *_USER_COLUMNS).join_from(
+_PRINCIPAL = HotQuery(select(*_SESSION_COLUMNS, *_USER_COLUMNS).join_from(
     AuthSession.__table__, User.__table__, User.__table__.c.id == AuthSession.__table__.c.user_id
-).where(AuthSession.__table__.c.id == bindparam("session_id"), AuthSession.__table__.c.user_id == bindparam("user_id"))
+).where(AuthSession.__table__.c.id == bindparam("session_id"), AuthSession.__table__.c.user_id == bindparam("user_id")))
 _TOUCH = update(AuthSession.__table__).where(AuthSession.__table__.c.id == bindparam("session_id")).values(
     last_seen_at=bindparam("now"))
 
@@ -93,12 +93,11 @@ def _load_principal(session: Session, settings: Settings, claims: AccessClaims) 
     the check is a reader's transaction of its own (see `reading`): a writer's would wait its turn and hold
     the lock while the endpoint waits for a thread. The user and session come back detached."""
     with reading(session) as connection:
-        row = connection.execute(_PRINCIPAL, {"session_id": claims.session_id, "user_id": claims.user_id}).first()
+        row = _PRINCIPAL.first(connection, {"session_id": claims.session_id, "user_id": claims.user_id})
     if row is None:
         raise NotAuthenticated("Your session has ended. Sign in again.")
-    split = len(_SESSION_COLUMNS)
-    auth_session = detached(AuthSession, {c.key: v for c, v in zip(_SESSION_COLUMNS, row[:split], strict=True)})
-    user = detached(User, {c.key: v for c, v in zip(_USER_COLUMNS, row[split:], strict=True)})
+    session_values, user_values = split_row(row, _SESSION_COLUMNS, _USER_COLUMNS)
+    auth_session, user = detached(AuthSession, session_values), detached(User, user_values)
     if auth_session.revoked_at is not None:
         raise NotAuthenticated("Your session has ended. Sign in again.")
     if not user.active:

@@ -19,7 +19,7 @@ from sqlmodel import Session
 from app.audit.writer import AuditAction, record
 from app.auth.models import User
 from app.core.config import Settings
-from app.core.db import InsertUnlessTaken
+from app.core.db import HotQuery, InsertUnlessTaken, attached
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.core.events import Audience, publish
 from app.core.permissions import Permission
@@ -57,8 +57,8 @@ LIST_LIMIT = 500
 _INSERT_GROUP = insert(EscalationGroup.__table__)
 _INSERT_ESCALATION = InsertUnlessTaken(Escalation.__table__, unique=["reporter_id", "client_id"])
 _INSERT_HISTORY = insert(EscalationHistory.__table__)
-_BY_CLIENT_ID = select(Escalation).where(Escalation.reporter_id == bindparam("reporter_id"),
-                                         Escalation.client_id == bindparam("client_id"))
+_BY_CLIENT_ID = HotQuery(select(*Escalation.__table__.c).where(Escalation.reporter_id == bindparam("reporter_id"),
+                                                             Escalation.client_id == bindparam("client_id")))
 _GROW_GROUP = (  # one more report in a group, in one UPDATE ... RETURNING (SQLite 3.35+ and PostgreSQL)
     update(EscalationGroup.__table__).where(EscalationGroup.__table__.c.id == bindparam("group_id"))
     .values(size=EscalationGroup.__table__.c.size + 1, latest_reported_at=bindparam("now"),
@@ -313,22 +313,12 @@ def _repeat(existing: Escalation, fingerprint: str) -> Escalation:
 
 
 def _by_client_id(session: Session, reporter_id: uuid.UUID, client_id: str) -> Escalation | None:
-    return session.scalar(_BY_CLIENT_ID, {"reporter_id": reporter_id, "client_id": client_id})
+    rows = _BY_CLIENT_ID.dicts(session, {"reporter_id": reporter_id, "client_id": client_id})
+    return attached(session, Escalation, rows[0]) if rows else None
 
 
 def _as_reports(rows) -> list[grouping.Report]:
-    return [
-        grouping.Report(
-            group_id=r.group_id,
-            text_key=r.text_key,
-            link_key=r.link_key,
-            short_link_key=r.short_link_key,
-            reported_at=r.reported_at,
-            lat=r.lat,
-            lon=r.lon,
-        )
-        for r in rows
-    ]
+    return [grouping.Report(*row) for row in rows]  # rows of _CANDIDATE_COLUMNS, in Report's field order
 
 
 _CANDIDATE_COLUMNS = (
@@ -357,12 +347,12 @@ def _grouping_statements() -> dict[str, Any]:
             in_operation, or_(Escalation.link_key.in_(links), Escalation.short_link_key.in_(links))).limit(1),
     }
     for placed, nearby in ((False, (in_operation, *in_window)), (True, (in_operation, *in_window, nearby_place))):
-        statements["texts", placed] = (select(Escalation.text_key).where(*nearby).distinct()
-                                       .limit(CANDIDATE_LIMIT))
-        statements["reports", placed] = (select(*_CANDIDATE_COLUMNS)
-                                         .where(*nearby, Escalation.text_key == bindparam("text_key"))
-                                         .order_by(Escalation.reported_at.desc(), Escalation.id)
-                                         .limit(bindparam("limit")).offset(bindparam("offset")))
+        statements["texts", placed] = HotQuery(select(Escalation.text_key).where(*nearby).distinct()
+                                               .limit(CANDIDATE_LIMIT))
+        statements["reports", placed] = HotQuery(select(*_CANDIDATE_COLUMNS)
+                                                 .where(*nearby, Escalation.text_key == bindparam("text_key"))
+                                                 .order_by(Escalation.reported_at.desc(), Escalation.id)
+                                                 .limit(bindparam("limit")).offset(bindparam("offset")))
     return statements
 
 
@@ -386,7 +376,7 @@ def _find_group(session: Session, *, operation_id: uuid.UUID, report: grouping.R
     if placed:
         params["south"], params["north"], params["west"], params["east"] = grouping.bounding_box(report.lat,
                                                                                                  report.lon)
-    texts = session.scalars(_GROUPING["texts", placed], params).all()
+    texts = [row[0] for row in _GROUPING["texts", placed].all(session, params)]
     scored = sorted(((grouping.similarity(report.text_key, key), key) for key in texts), reverse=True)
     for score, key in scored:
         if score < grouping.TEXT_THRESHOLD:
@@ -394,8 +384,8 @@ def _find_group(session: Session, *, operation_id: uuid.UUID, report: grouping.R
         # The latest few first: in a viral rumour hundreds share the text, and the latest one nearby is
         # almost always the match; the rest of the window only when none of those is.
         for offset, limit in ((0, FIRST_LOOK), (FIRST_LOOK, CANDIDATE_LIMIT - FIRST_LOOK)):
-            rows = session.execute(_GROUPING["reports", placed],
-                                   {**params, "text_key": key, "offset": offset, "limit": limit}).all()
+            rows = _GROUPING["reports", placed].all(session, {**params, "text_key": key, "offset": offset,
+                                                              "limit": limit})
             match = grouping.best_match(report, _as_reports(rows))
             if match is not None:
                 return match

@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, select
 from sqlmodel import Session
 
 from app.auth.models import User
+from app.core.db import HotQuery, attached, split_row
 from app.core.errors import Conflict, NotFound
 from app.core.permissions import Permission, ensure, has
 from app.operations.models import Membership, Operation
@@ -45,16 +46,24 @@ def membership_of(session: Session, operation_id: uuid.UUID, user_id: uuid.UUID)
 
 # The operation and the caller's membership in one round trip, the statement built once: every request
 # inside an operation pays for it.
-_OPERATION_AND_MEMBERSHIP = select(Operation, Membership).outerjoin(
-    Membership, (Membership.operation_id == Operation.id) & (Membership.user_id == bindparam("user_id"))
-).where(Operation.id == bindparam("operation_id"))
+_OPERATION_COLUMNS = list(Operation.__table__.c)
+_MEMBERSHIP_COLUMNS = list(Membership.__table__.c)
+_OPERATION_AND_MEMBERSHIP = HotQuery(
+    select(*_OPERATION_COLUMNS, *_MEMBERSHIP_COLUMNS).outerjoin_from(
+        Operation.__table__, Membership.__table__,
+        (Membership.operation_id == Operation.id) & (Membership.user_id == bindparam("user_id")))
+    .where(Operation.id == bindparam("operation_id")))
 
 
 def operation_access(
     session: Session, *, actor: User, operation_id: uuid.UUID, permission: Permission | None = None
 ) -> OperationAccess:
-    row = session.execute(_OPERATION_AND_MEMBERSHIP, {"operation_id": operation_id, "user_id": actor.id}).first()
-    operation, membership = row if row is not None else (None, None)
+    row = _OPERATION_AND_MEMBERSHIP.first(session, {"operation_id": operation_id, "user_id": actor.id})
+    operation = membership = None
+    if row is not None:
+        operation_values, membership_values = split_row(row, _OPERATION_COLUMNS, _MEMBERSHIP_COLUMNS)
+        operation = attached(session, Operation, operation_values)
+        membership = attached(session, Membership, membership_values) if membership_values else None
     if operation is None or (membership is None and not has(actor.role, Permission.OPERATION_VIEW)):
         raise NotFound("Operation not found.")
     access = OperationAccess(operation=operation, membership=membership, actor=actor)

@@ -8,6 +8,7 @@ from sqlmodel import Session
 
 from app.audit.writer import AuditAction, record
 from app.auth.models import User
+from app.core.db import HotQuery, attached
 from app.core.errors import Conflict, Forbidden, Invalid, InvalidTransition, NotFound
 from app.core.permissions import OpRole, Permission, ensure, has
 from app.core.types import utcnow
@@ -52,8 +53,8 @@ def current_documents(
     session: Session, operation_id: uuid.UUID
 ) -> tuple[OperationDocument | None, OperationDocument | None]:
     """The current (strategy, briefing), in one round trip: a render or a report pays for it every time."""
-    documents = {document.kind: document
-                 for document in session.scalars(_CURRENT_DOCUMENTS, {"operation_id": operation_id})}
+    documents = {values["kind"]: attached(session, OperationDocument, values)
+                 for values in _CURRENT_DOCUMENTS.dicts(session, {"operation_id": operation_id})}
     return documents.get("strategy"), documents.get("briefing")
 
 
@@ -62,8 +63,8 @@ def _current_documents_statement():
     latest = (select(func.max(earlier.version))
               .where(earlier.operation_id == bindparam("operation_id"), earlier.kind == OperationDocument.kind)
               .correlate(OperationDocument).scalar_subquery())
-    return select(OperationDocument).where(OperationDocument.operation_id == bindparam("operation_id"),
-                                           OperationDocument.version == latest)
+    return HotQuery(select(*OperationDocument.__table__.c).where(
+        OperationDocument.operation_id == bindparam("operation_id"), OperationDocument.version == latest))
 
 
 _CURRENT_DOCUMENTS = _current_documents_statement()  # built once: building it costs more than running it
@@ -82,16 +83,16 @@ def has_acknowledged(
 ) -> bool:
     """`versions`: the current (strategy, briefing) versions when the caller has already loaded them."""
     strategy_version, briefing_version = versions or current_versions(session, operation_id)
-    return session.scalar(_ACKNOWLEDGED, {"operation_id": operation_id, "user_id": user_id,
-                                          "strategy_version": strategy_version,
-                                          "briefing_version": briefing_version}) is not None
+    return _ACKNOWLEDGED.first(session, {"operation_id": operation_id, "user_id": user_id,
+                                         "strategy_version": strategy_version,
+                                         "briefing_version": briefing_version}) is not None
 
 
-_ACKNOWLEDGED = select(BriefingAck.id).where(
+_ACKNOWLEDGED = HotQuery(select(BriefingAck.id).where(
     BriefingAck.operation_id == bindparam("operation_id"), BriefingAck.user_id == bindparam("user_id"),
     BriefingAck.strategy_version == bindparam("strategy_version"),
     BriefingAck.briefing_version == bindparam("briefing_version"),
-).limit(1)
+).limit(1))
 
 
 def to_public(session: Session, access: OperationAccess) -> OperationPublic:

@@ -1,0 +1,90 @@
+"""HotQuery (hot reads on the DBAPI cursor) gives exactly what SQLAlchemy's own execution gives, fails the
+way SQLAlchemy fails, and `attached` instances behave as loaded ones: on both engines."""
+
+import uuid
+from datetime import UTC
+
+import pytest
+from sqlalchemy import bindparam, column, select, table
+from sqlalchemy.exc import DBAPIError
+
+from app.core.db import HotQuery, attached, detached, new_session, split_row
+from app.operations.models import Membership, Operation, OperationDocument
+from tests.factories import make_operation, make_user
+
+_OPERATION_BY_ID = select(*Operation.__table__.c).where(Operation.__table__.c.id == bindparam("operation_id"))
+
+
+def test_rows_match_sqlalchemys_own_execution(db):
+    officer = make_user()
+    operation = make_operation(members=[(officer, "officer", "Serial 3")])
+    statement = (select(*Operation.__table__.c, *Membership.__table__.c)
+                 .join(Membership.__table__, Membership.__table__.c.operation_id == Operation.__table__.c.id)
+                 .where(Operation.__table__.c.id == bindparam("operation_id"),
+                        Membership.__table__.c.user_id == bindparam("user_id")))
+    params = {"operation_id": operation.id, "user_id": officer.id}
+
+    hot = HotQuery(statement).all(db, params)
+
+    assert hot == [tuple(row) for row in db.execute(statement, params).all()]
+    values, membership = split_row(hot[0], list(Operation.__table__.c), list(Membership.__table__.c))
+    assert values["id"] == operation.id and isinstance(values["id"], uuid.UUID)
+    assert values["starts_at"].tzinfo is UTC and values["starts_at"] == operation.starts_at
+    assert values["exercise"] is False and values["closed_at"] is None
+    assert membership["group_name"] == "Serial 3"
+
+
+def test_json_columns_and_limits_with_defaults(db):
+    operation = make_operation()
+    db.add(OperationDocument(operation_id=operation.id, kind="briefing", version=1, text="Stay calm",
+                             engagement={"channels": ["in_person"], "note": "łódź"}))
+    db.commit()
+    statement = HotQuery(select(*OperationDocument.__table__.c)
+                         .where(OperationDocument.operation_id == bindparam("operation_id")).limit(1))
+
+    (document,) = statement.dicts(db, {"operation_id": operation.id})
+
+    assert document["engagement"] == {"channels": ["in_person"], "note": "łódź"}
+    assert document["text"] == "Stay calm"
+
+
+def test_no_row_and_outer_join_gaps(db):
+    assert HotQuery(_OPERATION_BY_ID).first(db, {"operation_id": uuid.uuid4()}) is None
+    assert split_row((None, None, 7), [Operation.__table__.c.id, Operation.__table__.c.name],
+                     [Membership.__table__.c.id]) == [None, {"id": 7}]
+
+
+def test_a_failing_statement_raises_sqlalchemys_error_and_the_session_recovers(db):
+    missing = table("no_such_table", column("id"))
+    broken = HotQuery(select(missing.c.id).where(missing.c.id == bindparam("x")))
+    with pytest.raises(DBAPIError, match="no_such_table"):
+        broken.all(db, {"x": 1})
+    db.rollback()
+    operation = make_operation()
+    assert HotQuery(_OPERATION_BY_ID).first(db, {"operation_id": operation.id})[0] == operation.id
+
+
+def test_attached_instances_are_the_sessions_own_and_changes_are_saved(settings):
+    operation = make_operation(name="Op Before")
+    with new_session() as session:
+        values = HotQuery(_OPERATION_BY_ID).dicts(session, {"operation_id": operation.id})[0]
+        loaded = attached(session, Operation, values)
+        assert attached(session, Operation, dict(values)) is loaded
+        assert session.get(Operation, operation.id) is loaded  # no second copy, no query
+        loaded.name = "Op After"
+        session.commit()
+    with new_session() as session:
+        assert session.get(Operation, operation.id).name == "Op After"
+
+
+def test_a_detached_instance_added_later_is_updated_not_inserted(settings):
+    operation = make_operation(name="Op Detached")
+    with new_session() as session:
+        values = HotQuery(_OPERATION_BY_ID).dicts(session, {"operation_id": operation.id})[0]
+    instance = detached(Operation, values)
+    with new_session() as session:
+        instance.name = "Op Renamed"
+        session.add(instance)
+        session.commit()  # an INSERT would fail on the primary key
+    with new_session() as session:
+        assert session.get(Operation, operation.id).name == "Op Renamed"
