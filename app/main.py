@@ -10,8 +10,7 @@ from app.core import lifecycle
 from app.core.config import get_settings, project_path
 from app.core.errors import install_error_handlers
 from app.core.health import router as health_router
-from app.core.observability import BodySizeLimitMiddleware, RequestContextMiddleware, configure_logging
-from app.core.security_headers import SecurityHeadersMiddleware
+from app.core.observability import EdgeMiddleware, configure_logging
 
 FRONTEND = project_path("frontend")
 
@@ -37,10 +36,7 @@ def create_app() -> FastAPI:
     app.include_router(health_router)
     for domain_router in DOMAIN_ROUTERS:
         app.include_router(domain_router, prefix=API_PREFIX)
-    app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes,
-                       upload_max_bytes=settings.max_upload_bytes)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(EdgeMiddleware, max_bytes=settings.max_body_bytes, upload_max_bytes=settings.max_upload_bytes)
     if FRONTEND.is_dir():
         app.mount("/", StaticFiles(directory=FRONTEND, html=True), name="frontend")
     return app

@@ -57,7 +57,9 @@ def make_engine(url: str) -> Engine:
         _serialise_sqlite_writers(engine)
         _checkpoint_in_background(engine)
         return engine
-    return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+    # No pre-ping: it cost every request a round trip. A connection the server has dropped (a restart) fails
+    # its first statement instead; that request answers 503 (errors.py) and SQLAlchemy renews the whole pool.
+    return create_engine(url, pool_size=20, max_overflow=20, pool_recycle=1800)
 
 
 def _serialise_sqlite_writers(engine: Engine, timeout: float = 30) -> None:

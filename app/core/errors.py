@@ -6,7 +6,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -128,6 +128,20 @@ def install_error_handlers(app: FastAPI) -> None:
         # rolled back, so nothing changed; the client sent it, so it is a 422, not a 500
         return problem(422, "Invalid input", "The request contains a value that cannot be stored "
                        "(for example a NUL or other control character).", type_slug="invalid-input")
+
+    @app.exception_handler(DBAPIError)
+    async def _database_error(request: Request, exc: DBAPIError):
+        if not (exc.connection_invalidated or isinstance(exc, OperationalError)):
+            return await _unexpected(request, exc)
+        # the database restarted (the pool is renewed: the next request gets a new connection), is down, or
+        # stayed locked past the busy timeout: the transaction rolled back, nothing was saved; the PWA's
+        # outbox retries
+        structlog.get_logger("parley").warning("database_unavailable", method=request.method,
+                                               path=request.url.path, error=repr(exc.orig))
+        response = problem(503, "Database unavailable", "The database could not be reached; nothing was saved. "
+                           "Try again.", type_slug="database-unavailable")
+        response.headers["Retry-After"] = "1"
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import event, insert, text
+from sqlalchemy import event, insert
 from sqlmodel import Session
 
 from app.core.types import utcnow
@@ -68,15 +68,24 @@ def publish(
     )
 
 
-_NOTIFY = text("SELECT pg_notify(:channel, :payload)")
+# PostgreSQL: the event is stored and announced in one statement. The NOTIFY payload is the event as JSON, its
+# id (known only once inserted) appended on the server; too big for NOTIFY, it carries the id alone.
+_PG_STORE_AND_NOTIFY = f"""
+WITH stored AS (
+    INSERT INTO live_event (operation_id, type, data, audience, created_at)
+    VALUES (%(operation_id)s, %(type)s, %(data)s::json, %(audience)s::json, %(created_at)s)
+    RETURNING id)
+SELECT pg_notify('{NOTIFY_CHANNEL}', CASE
+    WHEN octet_length(%(head)s) + length(id::text) + 7 > {_NOTIFY_MAX} THEN '{{"id":' || id || '}}'
+    ELSE %(head)s || ',"id":' || id || '}}' END)
+FROM stored
+"""
 
 
 @functools.cache
-def _inserts(live_event: type) -> tuple[Any, Any]:
-    """The event inserts, built once: plain (SQLite: the pollers read the rows after commit) and returning
-    the id (PostgreSQL: the NOTIFY carries the whole event, id included)."""
-    table = live_event.__table__
-    return insert(table), insert(table).returning(table.c.id)
+def _insert(live_event: type) -> Any:
+    """The plain event insert, built once (SQLite: the pollers read the rows after commit)."""
+    return insert(live_event.__table__)
 
 
 def _store(session: Session) -> None:
@@ -96,18 +105,17 @@ def _store(session: Session) -> None:
         }
         for item in pending
     ]
-    plain, returning_id = _inserts(LiveEvent)
     if connection.dialect.name != "postgresql":
-        connection.execute(plain, rows)
+        connection.execute(_insert(LiveEvent), rows)
         session.info[_COMMITTED] = True  # wake the pollers once this commits
         return
-    for row in rows:  # one by one: each NOTIFY needs its event's id, and a batch is a handful at most
-        event_id = connection.execute(returning_id, row).scalar_one()
-        payload = json.dumps({**row, "id": event_id, "operation_id": str(row["operation_id"])},
-                             separators=(",", ":"), default=str)
-        if len(payload.encode()) > _NOTIFY_MAX:
-            payload = json.dumps({"id": event_id})
-        connection.execute(_NOTIFY, {"channel": NOTIFY_CHANNEL, "payload": payload})
+    params = [{**row, "data": json.dumps(row["data"]), "audience": json.dumps(row["audience"]),
+               "head": json.dumps({**row, "operation_id": str(row["operation_id"])},
+                                  separators=(",", ":"), default=str)[:-1]} for row in rows]
+    driver = connection.connection.driver_connection
+    with driver.pipeline(), driver.cursor() as cursor:  # a batch of events: one round trip
+        for param in params:
+            cursor.execute(_PG_STORE_AND_NOTIFY, param)
 
 
 @event.listens_for(Session, "before_commit")

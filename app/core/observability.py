@@ -1,4 +1,5 @@
-"""Structured JSON logs, request ids, Prometheus metrics and the request size limit (pure ASGI)."""
+"""Structured JSON logs, request ids, Prometheus metrics, the request size limit and the security headers
+(one pure ASGI middleware)."""
 
 import json
 import logging
@@ -13,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.audit.writer import client_ip
 from app.core.errors import PROBLEM_JSON
+from app.core.security_headers import extra_response_headers, merge_headers
 
 REQUESTS = Counter("parley_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(
@@ -62,46 +64,11 @@ def _route_template(scope) -> str:
     return template
 
 
-class RequestContextMiddleware:
-    """Request id (echoed as X-Request-ID), client address for the audit log, metrics, access log."""
-
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        headers = dict(scope.get("headers") or [])
-        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        client = scope.get("client")
-        ip_token = client_ip.set(client[0] if client else None)
-        structlog.contextvars.bind_contextvars(request_id=request_id)
-        started = time.perf_counter()
-        status = {"code": 500}
-
-        async def send_with_id(message):
-            if message["type"] == "http.response.start":
-                status["code"] = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = list(message["headers"]) + [(b"x-request-id", request_id.encode())]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            elapsed = time.perf_counter() - started
-            route = _route_template(scope)
-            REQUESTS.labels(scope["method"], route, str(status["code"])).inc()
-            LATENCY.labels(scope["method"], route).observe(elapsed)
-            log.info("request", method=scope["method"], route=route, path=scope["path"],
-                     status=status["code"], ms=round(elapsed * 1000, 1))
-            structlog.contextvars.clear_contextvars()
-            client_ip.reset(ip_token)
-
-
-class BodySizeLimitMiddleware:
-    """413 for bodies over the limit, whether announced by Content-Length or streamed."""
+class EdgeMiddleware:
+    """Everything every HTTP request gets, in one layer (each layer wraps send and costs every request):
+    a request id (echoed as X-Request-ID), the client address for the audit log, metrics and the access log,
+    413 for bodies over the limit (whether announced by Content-Length or streamed), and the strict security
+    headers (`security_headers`)."""
 
     def __init__(self, app, *, max_bytes: int, upload_max_bytes: int):
         self.app, self.max_bytes, self.upload_max_bytes = app, max_bytes, upload_max_bytes
@@ -112,11 +79,46 @@ class BodySizeLimitMiddleware:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        limit = self._limit(scope["path"])
+        path = scope["path"]
         headers = dict(scope.get("headers") or [])
+        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        client = scope.get("client")
+        ip_token = client_ip.set(client[0] if client else None)
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        status = 500
+        extra_headers = [(b"x-request-id", request_id.encode()), *extra_response_headers(path)]
+
+        async def edge_send(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = merge_headers(message.get("headers", []), extra_headers)
+            await send(message)
+
+        limit = self._limit(path)
         declared = headers.get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            return await _too_large(send, limit)
+        try:
+            if declared is not None:
+                if not declared.isdigit() or int(declared) > limit:
+                    return await _too_large(edge_send, limit)
+                # the server reads no more than the declared length: nothing to count
+                await self.app(scope, receive, edge_send)
+            else:
+                await self._counting(scope, receive, edge_send, limit)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = _route_template(scope)
+            REQUESTS.labels(scope["method"], route, str(status)).inc()
+            LATENCY.labels(scope["method"], route).observe(elapsed)
+            log.info("request", method=scope["method"], route=route, path=path, status=status,
+                     ms=round(elapsed * 1000, 1))
+            structlog.contextvars.clear_contextvars()
+            client_ip.reset(ip_token)
+
+    async def _counting(self, scope, receive, send, limit: int) -> None:
+        """A body without a declared length (chunked): counted as it arrives."""
         received = 0
         sent_start = False
 

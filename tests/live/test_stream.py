@@ -1,10 +1,12 @@
 """GET /operations/{op}/stream against a real server: live delivery, audience, Last-Event-ID replay, and
 events shared between two app instances (on both engines)."""
 
+import json
 import uuid
 
 import httpx
 
+from app.escalations.schemas import SUMMARY_MAX
 from tests.helpers import assert_problem
 from tests.live.conftest import Stream
 
@@ -99,6 +101,19 @@ class TestLiveEvents:
         bronze = Stream(stream_url(server, world), headers)
         assert httpx.post(f"{server.url}/api/v1/auth/logout", headers=headers).status_code == 204
         assert bronze.ended.wait(5)
+
+    def test_an_event_too_big_to_announce_whole_still_arrives_whole(self, live_server, world):
+        # PostgreSQL's NOTIFY carries under 8,000 bytes: a longer event goes by id and is read back
+        server = live_server()
+        bronze = Stream(stream_url(server, world), world.headers("bronze"))
+        summary = "سنا ہے پولیس نے مسجد بند کر دی ہے۔ " * 60  # Urdu: six bytes a letter once escaped in JSON
+        created = post_report(server, world, summary=summary[:SUMMARY_MAX])
+        small = post_report(server, world, "officer2", summary="Fire at the Bullring")
+        event = bronze.next()
+        assert event["data"]["id"] == created["id"] and event["data"]["summary"] == summary[:SUMMARY_MAX]
+        assert len(json.dumps(event["data"])) > 8000
+        assert bronze.next()["data"]["id"] == small["id"]
+        bronze.close()
 
     def test_a_rolled_back_change_announces_nothing(self, live_server, world):
         server = live_server()
