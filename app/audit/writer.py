@@ -12,11 +12,12 @@ from contextvars import ContextVar
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlmodel import Session
 
 from app.audit.chain import GENESIS_HASH, canonical_parts, event_hash
 from app.audit.models import AuditEvent
+from app.core.db import HotInsert, HotQuery
 from app.core.types import iso, parse_iso, utcnow
 
 CHAIN_LOCK_KEY = 7_261_001
@@ -115,7 +116,9 @@ def pending_count(session: Session) -> int:
     return len(session.info.get(_PENDING, ()))
 
 
-_HEAD_SQL = "SELECT seq, hash FROM audit_event ORDER BY seq DESC LIMIT 1"
+# SQLite: the head and the insert, compiled once and run on the driver's cursor (see HotQuery).
+_HEAD = HotQuery(select(_AUDIT_TABLE.c.seq, _AUDIT_TABLE.c.hash).order_by(_AUDIT_TABLE.c.seq.desc()).limit(1))
+_INSERT = HotInsert(_AUDIT_TABLE)
 _LOCK_SQL = f"SELECT pg_advisory_xact_lock({CHAIN_LOCK_KEY})"
 # PostgreSQL: the head is read, the event chained and hashed, all in one statement on the server; the
 # hashed bytes are exactly canonical(event): prefix + "prev_hash" and "seq" members + suffix (see
@@ -147,15 +150,13 @@ def _append(session: Session) -> None:
     if connection.dialect.name == "postgresql":
         _append_postgres(connection, pending)
         return
-    rows = [{**item, "at": parse_iso(item["at"])} for item in pending]
-    head = connection.exec_driver_sql(_HEAD_SQL).first()
+    head = _HEAD.first(connection, {})
     seq, prev_hash = (head[0], head[1]) if head else (0, GENESIS_HASH)
-    for item, row in zip(pending, rows, strict=True):
+    for item in pending:
         seq += 1
         item["seq"], item["prev_hash"] = seq, prev_hash
         prev_hash = event_hash(item)
-        row.update(seq=seq, prev_hash=item["prev_hash"], hash=prev_hash)
-    connection.execute(_AUDIT_TABLE.insert(), rows)
+        _INSERT(connection, {**item, "at": parse_iso(item["at"]), "hash": prev_hash})
 
 
 def _append_postgres(connection, pending: list[dict[str, Any]]) -> None:

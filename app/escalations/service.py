@@ -13,13 +13,13 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy import bindparam, delete, func, or_, select, text, update
 from sqlmodel import Session
 
 from app.audit.writer import AuditAction, record
 from app.auth.models import User
 from app.core.config import Settings
-from app.core.db import HotQuery, InsertUnlessTaken, attached
+from app.core.db import HotInsert, HotQuery, attached
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.core.events import Audience, publish
 from app.core.permissions import Permission
@@ -54,12 +54,12 @@ FUTURE_SLACK = timedelta(minutes=5)  # phone clocks drift; further ahead than th
 LIST_LIMIT = 500
 
 # A report's statements, built once: on SQLite building a statement costs more than running it.
-_INSERT_GROUP = insert(EscalationGroup.__table__)
-_INSERT_ESCALATION = InsertUnlessTaken(Escalation.__table__, unique=["reporter_id", "client_id"])
-_INSERT_HISTORY = insert(EscalationHistory.__table__)
+_INSERT_GROUP = HotInsert(EscalationGroup.__table__)
+_INSERT_ESCALATION = HotInsert(Escalation.__table__, unique=["reporter_id", "client_id"])
+_INSERT_HISTORY = HotInsert(EscalationHistory.__table__)
 _BY_CLIENT_ID = HotQuery(select(*Escalation.__table__.c).where(Escalation.reporter_id == bindparam("reporter_id"),
                                                              Escalation.client_id == bindparam("client_id")))
-_GROW_GROUP = (  # one more report in a group, in one UPDATE ... RETURNING (SQLite 3.35+ and PostgreSQL)
+_GROW_GROUP = HotQuery(  # one more report in a group, in one UPDATE ... RETURNING (SQLite 3.35+, PostgreSQL)
     update(EscalationGroup.__table__).where(EscalationGroup.__table__.c.id == bindparam("group_id"))
     .values(size=EscalationGroup.__table__.c.size + 1, latest_reported_at=bindparam("now"),
             updated_at=bindparam("now"))
@@ -273,7 +273,7 @@ def _history(
         note=note,
         details=details or {},
     )
-    session.execute(_INSERT_HISTORY, _columns(entry))
+    _INSERT_HISTORY(session, _columns(entry))
 
 
 def _touch_members(session: Session, group_id: uuid.UUID, now: datetime) -> list[Escalation]:
@@ -400,8 +400,8 @@ def _columns(row: Any) -> dict[str, Any]:
 
 def _grow_group(session: Session, *, group_id: uuid.UUID, category: str, now: datetime) -> EscalationGroup:
     """One more report in an existing group, in one UPDATE ... RETURNING (SQLite 3.35+ and PostgreSQL)."""
-    row = session.execute(_GROW_GROUP, {"group_id": group_id, "now": now}).one()
-    group = EscalationGroup(**row._mapping)
+    (row,) = _GROW_GROUP.dicts(session, {"group_id": group_id, "now": now})
+    group = EscalationGroup(**row)
     if most_severe(group.category, category) != group.category:
         table = EscalationGroup.__table__
         session.execute(update(table).where(table.c.id == group_id).values(category=category))
@@ -472,7 +472,7 @@ def create_escalation(
     # officer's client_id first used at this moment in another operation (another lock) loses the race
     # quietly and is answered below.
     if new_group is not None:
-        session.execute(_INSERT_GROUP, _columns(new_group))
+        _INSERT_GROUP(session, _columns(new_group))
     if _INSERT_ESCALATION(session, _columns(escalation)) is None:
         if new_group is not None:
             session.execute(delete(EscalationGroup).where(EscalationGroup.id == new_group.id))

@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from app.audit.writer import AuditAction, record
 from app.auth.models import User
-from app.core.db import HotQuery, InsertUnlessTaken, attached, split_row
+from app.core.db import HotInsert, HotQuery, attached, split_row
 from app.core.errors import AppError, Conflict, Forbidden, Invalid, InvalidTransition, NotFound
 from app.core.events import Audience, publish
 from app.core.permissions import Permission, ensure, has
@@ -785,7 +785,7 @@ _TEMPLATE_AND_LIVE_VERSION = HotQuery(select(*_TEMPLATE_COLUMNS, *_VERSION_COLUM
     Template.__table__.outerjoin(TemplateVersion.__table__,
                                  TemplateVersion.__table__.c.id == Template.__table__.c.live_version_id)
 ).where(Template.__table__.c.id == bindparam("template_id")))
-_INSERT_USE = InsertUnlessTaken(TemplateUse.__table__, unique=["user_id", "client_id"])
+_INSERT_USE = HotInsert(TemplateUse.__table__, unique=["user_id", "client_id"])
 
 
 @dataclass

@@ -6,9 +6,9 @@ from datetime import UTC
 
 import pytest
 from sqlalchemy import bindparam, column, select, table
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from app.core.db import HotQuery, attached, detached, new_session, split_row
+from app.core.db import HotInsert, HotQuery, attached, detached, new_session, split_row
 from app.operations.models import Membership, Operation, OperationDocument
 from tests.factories import make_operation, make_user
 
@@ -88,3 +88,25 @@ def test_a_detached_instance_added_later_is_updated_not_inserted(settings):
         session.commit()  # an INSERT would fail on the primary key
     with new_session() as session:
         assert session.get(Operation, operation.id).name == "Op Renamed"
+
+
+def test_hot_insert_writes_the_whole_row_and_a_repeat_answers_none(db):
+    officer = make_user()
+    operation = make_operation(members=[(officer, "officer", None)])
+    insert_member = HotInsert(Membership.__table__, unique=["operation_id", "user_id"])
+    other = make_user()
+    row = Membership(operation_id=operation.id, user_id=other.id, role="officer", group_name="Serial 9")
+
+    assert insert_member(db, row.model_dump()) == row.id
+    again = Membership(operation_id=operation.id, user_id=other.id, role="officer")
+    assert insert_member(db, again.model_dump()) is None  # the same (operation, user): skipped quietly
+    db.commit()
+    stored = db.get(Membership, row.id)
+    assert (stored.group_name, stored.role, stored.added_at) == ("Serial 9", "officer", row.added_at)
+
+
+def test_hot_insert_breaking_another_constraint_raises_sqlalchemys_integrity_error(db):
+    ghost = Membership(operation_id=uuid.uuid4(), user_id=uuid.uuid4(), role="officer")
+    with pytest.raises(IntegrityError):
+        HotInsert(Membership.__table__)(db, ghost.model_dump())  # no such operation or user
+    db.rollback()
