@@ -19,7 +19,7 @@ from sqlmodel import Session
 from app.audit.writer import AuditAction, record
 from app.auth.models import User
 from app.core.config import Settings
-from app.core.db import HotInsert, HotQuery, attached
+from app.core.db import HotInsert, HotQuery, attached, detached, new_row
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.core.events import Audience, publish
 from app.core.permissions import Permission
@@ -262,7 +262,8 @@ def _history(
     note: str | None = None,
     details: dict | None = None,
 ) -> None:
-    entry = EscalationHistory(
+    _INSERT_HISTORY(session, new_row(
+        EscalationHistory,
         group_id=group.id,
         escalation_id=escalation.id if escalation else None,
         actor_id=actor.id if actor else None,
@@ -272,8 +273,7 @@ def _history(
         outcome=outcome,
         note=note,
         details=details or {},
-    )
-    _INSERT_HISTORY(session, _columns(entry))
+    ))
 
 
 def _touch_members(session: Session, group_id: uuid.UUID, now: datetime) -> list[Escalation]:
@@ -394,14 +394,10 @@ def _find_group(session: Session, *, operation_id: uuid.UUID, report: grouping.R
     return None
 
 
-def _columns(row: Any) -> dict[str, Any]:
-    return {column.name: getattr(row, column.name) for column in row.__table__.columns}
-
-
 def _grow_group(session: Session, *, group_id: uuid.UUID, category: str, now: datetime) -> EscalationGroup:
     """One more report in an existing group, in one UPDATE ... RETURNING (SQLite 3.35+ and PostgreSQL)."""
     (row,) = _GROW_GROUP.dicts(session, {"group_id": group_id, "now": now})
-    group = EscalationGroup(**row)
+    group = detached(EscalationGroup, row)
     if most_severe(group.category, category) != group.category:
         table = EscalationGroup.__table__
         session.execute(update(table).where(table.c.id == group_id).values(category=category))
@@ -435,24 +431,18 @@ def create_escalation(
     )
     match = _find_group(session, operation_id=operation_id, report=report)
     category = (data.category or Category.OTHER).value
-    new_group = (
-        None
-        if match
-        else EscalationGroup(
-            operation_id=operation_id,
-            category=category,
-            size=1,
-            first_reported_at=now,
-            latest_reported_at=now,
-            created_at=now,
-            updated_at=now,
-        )
-    )
-    escalation = Escalation(
+    # Rows built as values, inserted with plain INSERTs built once (not the ORM unit of work, nor models'
+    # constructors): this is the hot path of a rumour burst. The same officer's client_id first used at this
+    # moment in another operation (another lock) loses the race quietly and is answered below.
+    group_row = None if match else new_row(EscalationGroup, operation_id=operation_id, category=category, size=1,
+                                            first_reported_at=now, latest_reported_at=now, created_at=now,
+                                            updated_at=now)
+    escalation_row = new_row(
+        Escalation,
         operation_id=operation_id,
         client_id=data.client_id,
         reporter_id=actor.id,
-        group_id=match.group_id if match else new_group.id,
+        group_id=match.group_id if match else group_row["id"],
         summary=data.summary,
         category=category,
         source_url=data.source_url,
@@ -468,12 +458,11 @@ def create_escalation(
         created_at=now,
         updated_at=now,
     )
-    # Plain INSERTs, built once (not the ORM unit of work): this is the hot path of a rumour burst. The same
-    # officer's client_id first used at this moment in another operation (another lock) loses the race
-    # quietly and is answered below.
-    if new_group is not None:
-        _INSERT_GROUP(session, _columns(new_group))
-    if _INSERT_ESCALATION(session, _columns(escalation)) is None:
+    if group_row is not None:
+        _INSERT_GROUP(session, group_row)
+    new_group = detached(EscalationGroup, group_row) if group_row else None
+    escalation = detached(Escalation, escalation_row)
+    if _INSERT_ESCALATION(session, escalation_row) is None:
         if new_group is not None:
             session.execute(delete(EscalationGroup).where(EscalationGroup.id == new_group.id))
         existing = _by_client_id(session, actor.id, data.client_id)
