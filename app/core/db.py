@@ -205,12 +205,15 @@ class HotInsert:
     def __init__(self, table: Table, *, unique: list[str] | None = None) -> None:
         self._keys = [column.key for column in table.c]
         every_column = {column.key: bindparam(f"v_{column.key}", type_=column.type) for column in table.c}
-        self._queries = {
-            dialect: HotQuery(make_insert(table).values(every_column) if unique is None else
-                              make_insert(table).values(every_column)
-                              .on_conflict_do_nothing(index_elements=unique).returning(table.c.id))
-            for dialect, make_insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
-        }
+
+        def statement(make_insert: Any) -> Any:
+            whole_row = make_insert(table).values(every_column)
+            if unique is None:
+                return whole_row
+            return whole_row.on_conflict_do_nothing(index_elements=unique).returning(table.c.id)
+
+        self._queries = {dialect: HotQuery(statement(make_insert))
+                         for dialect, make_insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))}
 
     def __call__(self, target: Session | Connection, values: dict[str, Any]) -> Any:
         dialect = (target.get_bind() if isinstance(target, Session) else target).dialect.name
@@ -233,9 +236,12 @@ def detached(model: type, values: dict[str, Any]) -> Any:
     return instance
 
 
-def attached(session: Session, model: type, values: dict[str, Any]) -> Any:
+def attached(session: Session, model: type, values: dict[str, Any] | None) -> Any:
     """A model instance for a row read with `HotQuery`, in `session` as if the ORM had loaded it there: the
-    session's own instance when it already has one, else a new one added to it (changes to it are saved)."""
+    session's own instance when it already has one, else a new one added to it (changes to it are saved).
+    None for no row."""
+    if values is None:
+        return None
     mapper = model.__mapper__
     key = mapper.identity_key_from_primary_key([values[column.key] for column in mapper.primary_key])
     existing = session.identity_map.get(key)
@@ -275,12 +281,14 @@ class HotQuery:
         return [dict(zip(self.columns, row, strict=True)) for row in self.all(target, params)]
 
 
-def split_row(row: tuple, *groups: list) -> list[dict[str, Any] | None]:
-    """A joined row's values per table: `groups` are the tables' column lists in the order selected (each
-    starting with its primary key); None for a table the outer join found no row of."""
+def split_row(row: tuple | None, *models: type) -> list[dict[str, Any] | None]:
+    """A joined row's values per model, for a select of each model's every column in the order given
+    (`select(*A.__table__.c, *B.__table__.c)`); None for a model the outer join found no row of, and for
+    every model when there is no row."""
     parts, start = [], 0
-    for columns in groups:
-        values = row[start:start + len(columns)]
+    for model in models:
+        columns = model.__table__.c
+        values = row[start:start + len(columns)] if row is not None else (None,)
         parts.append(None if values[0] is None else {c.key: v for c, v in zip(columns, values, strict=True)})
         start += len(columns)
     return parts

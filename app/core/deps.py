@@ -34,9 +34,7 @@ LAST_SEEN_RESOLUTION = timedelta(seconds=60)
 
 # Every request runs it: built once (building a statement costs more than running it on SQLite), one round trip,
 # plain columns (the ORM's loading of two entities cost more than the query).
-_SESSION_COLUMNS = list(AuthSession.__table__.c)
-_USER_COLUMNS = list(User.__table__.c)
-_PRINCIPAL = HotQuery(select(*_SESSION_COLUMNS, *_USER_COLUMNS).join_from(
+_PRINCIPAL = HotQuery(select(*AuthSession.__table__.c, *User.__table__.c).join_from(
     AuthSession.__table__, User.__table__, User.__table__.c.id == AuthSession.__table__.c.user_id
 ).where(AuthSession.__table__.c.id == bindparam("session_id"), AuthSession.__table__.c.user_id == bindparam("user_id")))
 _TOUCH = update(AuthSession.__table__).where(AuthSession.__table__.c.id == bindparam("session_id")).values(
@@ -96,7 +94,7 @@ def _load_principal(session: Session, settings: Settings, claims: AccessClaims) 
         row = _PRINCIPAL.first(connection, {"session_id": claims.session_id, "user_id": claims.user_id})
     if row is None:
         raise NotAuthenticated("Your session has ended. Sign in again.")
-    session_values, user_values = split_row(row, _SESSION_COLUMNS, _USER_COLUMNS)
+    session_values, user_values = split_row(row, AuthSession, User)
     auth_session, user = detached(AuthSession, session_values), detached(User, user_values)
     if auth_session.revoked_at is not None:
         raise NotAuthenticated("Your session has ended. Sign in again.")

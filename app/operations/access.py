@@ -46,10 +46,8 @@ def membership_of(session: Session, operation_id: uuid.UUID, user_id: uuid.UUID)
 
 # The operation and the caller's membership in one round trip, the statement built once: every request
 # inside an operation pays for it.
-_OPERATION_COLUMNS = list(Operation.__table__.c)
-_MEMBERSHIP_COLUMNS = list(Membership.__table__.c)
 _OPERATION_AND_MEMBERSHIP = HotQuery(
-    select(*_OPERATION_COLUMNS, *_MEMBERSHIP_COLUMNS).outerjoin_from(
+    select(*Operation.__table__.c, *Membership.__table__.c).outerjoin_from(
         Operation.__table__, Membership.__table__,
         (Membership.operation_id == Operation.id) & (Membership.user_id == bindparam("user_id")))
     .where(Operation.id == bindparam("operation_id")))
@@ -59,11 +57,9 @@ def operation_access(
     session: Session, *, actor: User, operation_id: uuid.UUID, permission: Permission | None = None
 ) -> OperationAccess:
     row = _OPERATION_AND_MEMBERSHIP.first(session, {"operation_id": operation_id, "user_id": actor.id})
-    operation = membership = None
-    if row is not None:
-        operation_values, membership_values = split_row(row, _OPERATION_COLUMNS, _MEMBERSHIP_COLUMNS)
-        operation = attached(session, Operation, operation_values)
-        membership = attached(session, Membership, membership_values) if membership_values else None
+    operation_values, membership_values = split_row(row, Operation, Membership)
+    operation = attached(session, Operation, operation_values)
+    membership = attached(session, Membership, membership_values)
     if operation is None or (membership is None and not has(actor.role, Permission.OPERATION_VIEW)):
         raise NotFound("Operation not found.")
     access = OperationAccess(operation=operation, membership=membership, actor=actor)

@@ -779,9 +779,7 @@ def _same_request(use: TemplateUse, template_id: uuid.UUID, operation_id: uuid.U
 
 # The render hot path's statements, built once (building one costs more than running it on SQLite): the
 # template with its live version in one round trip, and the use's insert, which a repeated client_id skips.
-_TEMPLATE_COLUMNS = list(Template.__table__.c)
-_VERSION_COLUMNS = list(TemplateVersion.__table__.c)
-_TEMPLATE_AND_LIVE_VERSION = HotQuery(select(*_TEMPLATE_COLUMNS, *_VERSION_COLUMNS).select_from(
+_TEMPLATE_AND_LIVE_VERSION = HotQuery(select(*Template.__table__.c, *TemplateVersion.__table__.c).select_from(
     Template.__table__.outerjoin(TemplateVersion.__table__,
                                  TemplateVersion.__table__.c.id == Template.__table__.c.live_version_id)
 ).where(Template.__table__.c.id == bindparam("template_id")))
@@ -802,9 +800,9 @@ def render(*, session: Session, actor: User, template_id: uuid.UUID, data: Rende
     """Fill the approved body with validated values and record the use (or answer the recorded one)."""
     access = operation_access(session, actor=actor, operation_id=data.operation_id)
     row = _TEMPLATE_AND_LIVE_VERSION.first(session, {"template_id": template_id})
-    template_values, live_values = split_row(row, _TEMPLATE_COLUMNS, _VERSION_COLUMNS) if row else (None, None)
-    template = attached(session, Template, template_values) if template_values else None
-    live = attached(session, TemplateVersion, live_values) if live_values else None
+    template_values, live_values = split_row(row, Template, TemplateVersion)
+    template = attached(session, Template, template_values)
+    live = attached(session, TemplateVersion, live_values)
     if template is None or template.operation_id not in (None, access.operation.id):
         raise NotFound("Template not found.")
     try:
