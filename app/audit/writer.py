@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from app.audit.chain import GENESIS_HASH, canonical_parts, event_hash
 from app.audit.models import AuditEvent
-from app.core.db import HotInsert, HotQuery
+from app.core.db import HotInsert, HotQuery, send_with_commit
 from app.core.types import iso, parse_iso, utcnow
 
 CHAIN_LOCK_KEY = 7_261_001
@@ -139,9 +139,9 @@ def _append(session: Session) -> None:
     """Chain and insert the session's queued events, under the chain lock, which is held until commit
     so the next writer reads a committed head. Everything that can be done before taking the lock is:
     the change's own flush and, on PostgreSQL, the canonical bytes of each event (all but seq and
-    prev_hash). There the lock, the head read, the hashing and the insert go to the server in a single
-    round trip (a psycopg pipeline), so the lock is held for that round trip and the commit, however
-    busy this process is."""
+    prev_hash). There the lock, the head read, the hashing and the insert go to the server with the COMMIT
+    in a single round trip (`send_with_commit`), so the lock is held only while the server runs them,
+    however busy this process is."""
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return
@@ -160,16 +160,12 @@ def _append(session: Session) -> None:
 
 
 def _append_postgres(connection, pending: list[dict[str, Any]]) -> None:
-    params = []
+    send_with_commit(connection, _LOCK_SQL)
     for item in pending:
         prefix, suffix = canonical_parts(item)
-        params.append({**item, "at": parse_iso(item["at"]), "details": json.dumps(item["details"]),
-                       "prefix": prefix, "suffix": suffix})
-    driver = connection.connection.driver_connection
-    with driver.pipeline(), driver.cursor() as cursor:
-        cursor.execute(_LOCK_SQL)
-        for param in params:
-            cursor.execute(_PG_INSERT_SQL, param)
+        send_with_commit(connection, _PG_INSERT_SQL, {
+            **item, "at": parse_iso(item["at"]), "details": json.dumps(item["details"]),
+            "prefix": prefix, "suffix": suffix})
 
 
 @event.listens_for(Session, "before_commit")

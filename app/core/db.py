@@ -59,7 +59,66 @@ def make_engine(url: str) -> Engine:
         return engine
     # No pre-ping: it cost every request a round trip. A connection the server has dropped (a restart) fails
     # its first statement instead; that request answers 503 (errors.py) and SQLAlchemy renews the whole pool.
-    return create_engine(url, pool_size=20, max_overflow=20, pool_recycle=1800)
+    # Every pooled connection is kept (no overflow): requests beyond the pool's 20 used to open and close a
+    # connection each, a new server process every time, which under load cost more than the requests.
+    engine = create_engine(url, pool_size=40, max_overflow=0, pool_recycle=1800)
+    _send_queued_with_commit(engine)
+    return engine
+
+
+_WITH_COMMIT = "parley_with_commit"
+
+
+def send_with_commit(connection: Connection, sql: str, params: dict[str, Any] | None = None) -> None:
+    """PostgreSQL: run `sql` just before this transaction's COMMIT, in the same round trip (a psycopg pipeline),
+    after the statements queued before it; its result is not read. For the audit chain's lock and append and
+    the live events: the chain lock (and NOTIFY's) is then held only while the server runs them and commits,
+    never across a round trip or while this process waits for its GIL, and a write request saves the round
+    trip of its COMMIT. A rollback drops the queue."""
+    connection.info.setdefault(_WITH_COMMIT, []).append((sql, params))
+
+
+def _send_queued_with_commit(engine: Engine) -> None:
+    @event.listens_for(engine, "commit")
+    def _commit_with_queued(connection: Connection) -> None:
+        queued = connection.info.pop(_WITH_COMMIT, None)
+        if not queued:
+            return
+        fairy = connection.connection
+        driver = fairy.driver_connection
+        with (_translated_errors(connection, fairy, queued[0][0], queued[0][1]),
+              driver.pipeline(), driver.cursor() as cursor):
+            for sql, params in queued:
+                cursor.execute(sql, params)
+            cursor.execute("COMMIT")  # psycopg's own commit, which SQLAlchemy calls next, then has nothing to do
+
+    @event.listens_for(engine, "rollback")
+    def _drop_queued(connection: Connection) -> None:
+        if not connection.invalidated:  # an invalidated one has no info to reach: see the pool events below
+            connection.info.pop(_WITH_COMMIT, None)
+
+    @event.listens_for(engine, "reset")
+    def _drop_queued_on_reset(_dbapi_connection: Any, record: Any, _state: Any) -> None:
+        record.info.pop(_WITH_COMMIT, None)
+
+    @event.listens_for(engine, "invalidate")
+    def _drop_queued_on_invalidate(_dbapi_connection: Any, record: Any, _exception: Any) -> None:
+        record.info.pop(_WITH_COMMIT, None)
+
+
+@contextmanager
+def _translated_errors(connection: Any, fairy: Any, sql: str, args: Any, cursor: Any = None) -> Iterator[None]:
+    """A driver error raised as SQLAlchemy's (IntegrityError stays IntegrityError), the connection invalidated
+    when it was lost, as SQLAlchemy does for the statements it runs itself."""
+    dialect = connection.dialect
+    try:
+        yield
+    except dialect.loaded_dbapi.Error as exc:
+        lost = dialect.is_disconnect(exc, fairy, cursor)
+        if lost:
+            connection.invalidate(exc)
+        raise DBAPIError.instance(sql, args, exc, dialect.loaded_dbapi.Error, connection_invalidated=lost,
+                                  dialect=dialect) from exc
 
 
 def _serialise_sqlite_writers(engine: Engine, timeout: float = 30) -> None:
@@ -315,17 +374,13 @@ class _Plan:
         fairy = connection.connection
         cursor = fairy.cursor()
         try:
-            cursor.execute(self.sql, args)
-            if not self.types:  # an insert without RETURNING
-                return []
-            rows = cursor.fetchall()
-            description = cursor.description
-        except self.dialect.loaded_dbapi.Error as exc:
-            lost = self.dialect.is_disconnect(exc, fairy, cursor)
-            if lost:
-                connection.invalidate(exc)
-            raise DBAPIError.instance(self.sql, args, exc, self.dialect.loaded_dbapi.Error,
-                                      connection_invalidated=lost, dialect=self.dialect) from exc
+            with _translated_errors(connection, fairy, self.sql, args, cursor):
+                cursor.execute(self.sql, args)
+                if not self.types:  # an insert without RETURNING
+                    return []
+                rows = cursor.fetchall()
+                # psycopg builds the description's column objects anew on every access (~40 µs a statement)
+                description = cursor.description if self.result_processors is None else None
         finally:
             cursor.close()
         processors = self.result_processors

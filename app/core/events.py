@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import event, insert
 from sqlmodel import Session
 
+from app.core.db import send_with_commit
 from app.core.types import utcnow
 
 _PENDING = "live_pending"
@@ -112,10 +113,8 @@ def _store(session: Session) -> None:
     params = [{**row, "data": json.dumps(row["data"]), "audience": json.dumps(row["audience"]),
                "head": json.dumps({**row, "operation_id": str(row["operation_id"])},
                                   separators=(",", ":"), default=str)[:-1]} for row in rows]
-    driver = connection.connection.driver_connection
-    with driver.pipeline(), driver.cursor() as cursor:  # a batch of events: one round trip
-        for param in params:
-            cursor.execute(_PG_STORE_AND_NOTIFY, param)
+    for param in params:  # with the COMMIT, in its round trip
+        send_with_commit(connection, _PG_STORE_AND_NOTIFY, param)
 
 
 @event.listens_for(Session, "before_commit")
