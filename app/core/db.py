@@ -75,6 +75,8 @@ def send_with_commit(connection: Connection, sql: str, params: dict[str, Any] | 
     the live events: the chain lock (and NOTIFY's) is then held only while the server runs them and commits,
     never across a round trip or while this process waits for its GIL, and a write request saves the round
     trip of its COMMIT. A rollback drops the queue."""
+    if not connection.in_transaction():
+        connection.begin()  # the queue belongs to a transaction: a rollback before any statement drops it too
     connection.info.setdefault(_WITH_COMMIT, []).append((sql, params))
 
 
