@@ -13,7 +13,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, or_, select, text, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlmodel import Session
 
 from app.audit.writer import AuditAction, record
@@ -70,14 +70,14 @@ _GROW_GROUP = HotQuery(  # one more report in a group, in one UPDATE ... RETURNI
 # --- loading and locking ---------------------------------------------------------------------------------
 
 
-_LOCK_OPERATION = text("SELECT pg_advisory_xact_lock(:namespace, :key)")
+_LOCK_OPERATION = HotQuery(select(func.pg_advisory_xact_lock(bindparam("namespace"), bindparam("key"))))
 
 
 def _lock_operation(session: Session, operation_id: uuid.UUID) -> None:
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         key = zlib.crc32(operation_id.bytes) - 2**31  # int4 range
-        connection.execute(_LOCK_OPERATION, {"namespace": OPERATION_LOCK_NAMESPACE, "key": key})
+        _LOCK_OPERATION.all(connection, {"namespace": OPERATION_LOCK_NAMESPACE, "key": key})
 
 
 def _visible(session: Session, *, actor: User, escalation_id: uuid.UUID) -> tuple[Escalation, OperationAccess]:
@@ -335,7 +335,7 @@ _CANDIDATE_COLUMNS = (
 def _grouping_statements() -> dict[str, Any]:
     """The grouping queries of every report, built once (on SQLite building one costs more than running
     it), with bind parameters for the operation, the link keys, the time window and the place."""
-    links = bindparam("links", expanding=True)
+    links = (bindparam("link"), bindparam("short_link"))  # a report's two link keys (the one it has, twice)
     in_operation = Escalation.operation_id == bindparam("operation_id")
     in_window = (Escalation.text_key.is_not(None), Escalation.reported_at >= bindparam("since"),
                  Escalation.reported_at <= bindparam("until"))
@@ -343,8 +343,8 @@ def _grouping_statements() -> dict[str, Any]:
                        Escalation.lat.between(bindparam("south"), bindparam("north"))
                        & Escalation.lon.between(bindparam("west"), bindparam("east")))
     statements: dict[str, Any] = {
-        "link": select(*_CANDIDATE_COLUMNS).where(
-            in_operation, or_(Escalation.link_key.in_(links), Escalation.short_link_key.in_(links))).limit(1),
+        "link": HotQuery(select(*_CANDIDATE_COLUMNS).where(
+            in_operation, or_(Escalation.link_key.in_(links), Escalation.short_link_key.in_(links))).limit(1)),
     }
     for placed, nearby in ((False, (in_operation, *in_window)), (True, (in_operation, *in_window, nearby_place))):
         statements["texts", placed] = HotQuery(select(Escalation.text_key).where(*nearby).distinct()
@@ -365,7 +365,7 @@ def _find_group(session: Session, *, operation_id: uuid.UUID, report: grouping.R
     each, then only the reports carrying a similar text (best first) are checked for time and place."""
     links = [key for key in (report.link_key, report.short_link_key) if key]
     if links:
-        rows = session.execute(_GROUPING["link"], {"operation_id": operation_id, "links": links}).all()
+        rows = _GROUPING["link"].all(session, {"operation_id": operation_id, "link": links[0], "short_link": links[-1]})
         if rows:
             return grouping.best_match(report, _as_reports(rows))
     if not report.text_key:
