@@ -16,7 +16,7 @@ from typing import Any, get_type_hints
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
-from app.core.deps import SessionDep
+from app.core.deps import SessionDep, SignedInUser, SignInCheck
 
 
 class TransactionRoute(APIRoute):
@@ -25,15 +25,21 @@ class TransactionRoute(APIRoute):
 
 
 def _commit_after(endpoint: Callable[..., Any]) -> Callable[..., Any]:
-    if inspect.iscoroutinefunction(endpoint):
-        return endpoint  # runs on the event loop: get_session commits for it
     hints = get_type_hints(endpoint, include_extras=True)
     names = [name for name, hint in hints.items() if name != "return" and hint == SessionDep]
+    checks = [name for name, hint in hints.items() if name != "return" and hint == SignedInUser]
+    if checks and (inspect.iscoroutinefunction(endpoint) or not names):
+        raise TypeError(f"{endpoint.__name__}: SignedInUser needs a sync endpoint that takes SessionDep")
+    if inspect.iscoroutinefunction(endpoint):
+        return endpoint  # runs on the event loop: get_session commits for it
     if not names:
         return endpoint
     name = names[0]
 
     def run_and_commit(kwargs: dict[str, Any]) -> Any:
+        for check in checks:  # the sign-in check's session read (PostgreSQL), in this thread: see SignedInUser
+            if isinstance(kwargs[check], SignInCheck):
+                kwargs[check] = kwargs[check].user()
         result = endpoint(**kwargs)
         kwargs[name].commit()  # an error raised before this is get_session's to roll back (or keep)
         return result

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from app.core.deps import CurrentUser, SessionDep
+from app.core.deps import CurrentUser, SessionDep, SignedInUser
 from app.core.routing import TransactionRoute
 from app.operations.access import OperationAccess, operation_access
 from app.templates import service
@@ -117,7 +117,7 @@ def add_translation(context: ContextDep, session: SessionDep, body: TranslationC
 
 @router.post("/templates/{template_id}/render", response_model=RenderOut, status_code=201,
              responses={200: {"model": RenderOut, "description": "The same client_id again: the recorded use"}})
-def render(template_id: uuid.UUID, body: RenderIn, actor: CurrentUser, session: SessionDep, response: Response):
+def render(template_id: uuid.UUID, body: RenderIn, actor: SignedInUser, session: SessionDep, response: Response):
     """Fill the approved template's slots on the server and record the use (`client_id`: once only)."""
     rendered = service.render(session=session, actor=actor, template_id=template_id, data=body)
     if rendered.replayed:
