@@ -277,9 +277,18 @@ class HotInsert:
                          for dialect, make_insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))}
 
     def __call__(self, target: Session | Connection, values: dict[str, Any]) -> Any:
-        dialect = (target.get_bind() if isinstance(target, Session) else target).dialect.name
-        row = self._queries[dialect].first(target, {f"v_{key}": values[key] for key in self._keys})
+        row = self._query(target).first(target, self._params(values))
         return None if row is None else row[0]
+
+    def with_commit(self, target: Session | Connection, values: dict[str, Any]) -> None:
+        """The insert sent with the COMMIT on PostgreSQL (see `HotQuery.with_commit`); not with `unique`."""
+        self._query(target).with_commit(target, self._params(values))
+
+    def _query(self, target: Session | Connection) -> "HotQuery":
+        return self._queries[(target.get_bind() if isinstance(target, Session) else target).dialect.name]
+
+    def _params(self, values: dict[str, Any]) -> dict[str, Any]:
+        return {f"v_{key}": values[key] for key in self._keys}
 
 
 _READER = "parley_reader"
@@ -329,10 +338,23 @@ class HotQuery:
 
     def all(self, target: Session | Connection, params: dict[str, Any]) -> list[tuple]:
         connection = target.connection() if isinstance(target, Session) else target
+        return self._plan(connection).run(connection, params)
+
+    def with_commit(self, target: Session | Connection, params: dict[str, Any]) -> None:
+        """A write whose result nothing reads, and whose row nothing in this transaction reads back: on
+        PostgreSQL sent with the COMMIT (`send_with_commit`, no round trip of its own), elsewhere run now."""
+        connection = target.connection() if isinstance(target, Session) else target
+        plan = self._plan(connection)
+        if plan.postgres:
+            send_with_commit(connection, plan.sql, plan.args(params))
+        else:
+            plan.run(connection, params)
+
+    def _plan(self, connection: Connection) -> "_Plan":
         plan = self._plans.get(connection.dialect.name)
         if plan is None:
             plan = self._plans[connection.dialect.name] = _Plan(self.statement, connection.dialect)
-        return plan.run(connection, params)
+        return plan
 
     def first(self, target: Session | Connection, params: dict[str, Any]) -> tuple | None:
         rows = self.all(target, params)
@@ -367,12 +389,16 @@ class _Plan:
         self.order = list(compiled.positiontup) if compiled.positional else None
         self.types = [entry[3] for entry in compiled._result_columns]
         self.result_processors: list | None = None  # from the first result's column type codes
+        self.postgres = dialect.name == "postgresql"
 
-    def run(self, connection: Connection, params: dict[str, Any]) -> list[tuple]:
+    def args(self, params: dict[str, Any]) -> Any:
         values = {**self.defaults, **params}
         for name, processor in self.bind_processors.items():
             values[name] = processor(values[name])
-        args = tuple(values[name] for name in self.order) if self.order is not None else values
+        return tuple(values[name] for name in self.order) if self.order is not None else values
+
+    def run(self, connection: Connection, params: dict[str, Any]) -> list[tuple]:
+        args = self.args(params)
         fairy = connection.connection
         cursor = fairy.cursor()
         try:

@@ -261,8 +261,12 @@ def _history(
     outcome: str | None = None,
     note: str | None = None,
     details: dict | None = None,
+    unread: bool = False,
 ) -> None:
-    _INSERT_HISTORY(session, new_row(
+    """`unread`: nothing in this transaction reads the entry back (a new report), so on PostgreSQL it goes
+    with the COMMIT instead of a round trip of its own."""
+    insert = _INSERT_HISTORY.with_commit if unread else _INSERT_HISTORY
+    insert(session, new_row(
         EscalationHistory,
         group_id=group.id,
         escalation_id=escalation.id if escalation else None,
@@ -476,6 +480,7 @@ def create_escalation(
         escalation=escalation,
         to_status=group.status,
         details={"grouped_by": match.reason if match else None, "score": match.score if match else None},
+        unread=True,
     )
     record(
         session,

@@ -41,6 +41,17 @@ ContextDep = Annotated[service.TemplateContext, Depends(_context)]
 QueryDep = Annotated[TemplateQuery, Query()]
 
 
+# First: routes are matched in order, and a render is the busiest request of all.
+@router.post("/templates/{template_id}/render", response_model=RenderOut, status_code=201,
+             responses={200: {"model": RenderOut, "description": "The same client_id again: the recorded use"}})
+def render(template_id: uuid.UUID, body: RenderIn, actor: SignedInUser, session: SessionDep, response: Response):
+    """Fill the approved template's slots on the server and record the use (`client_id`: once only)."""
+    rendered = service.render(session=session, actor=actor, template_id=template_id, data=body)
+    if rendered.replayed:
+        response.status_code = 200
+    return service.use_public(rendered)
+
+
 @router.get("/operations/{operation_id}/templates", response_model=list[TemplatePublic])
 def list_for_operation(access: AccessDep, session: SessionDep, query: QueryDep):
     """Approved templates usable in the operation (global ones too), most used by you and your serial first;
@@ -113,13 +124,3 @@ def revise(context: ContextDep, session: SessionDep, body: VersionCreate):
 @router.post("/templates/{template_id}/translations", response_model=TemplatePublic, status_code=201)
 def add_translation(context: ContextDep, session: SessionDep, body: TranslationCreate):
     return service.present(session, service.add_translation(session=session, context=context, data=body))
-
-
-@router.post("/templates/{template_id}/render", response_model=RenderOut, status_code=201,
-             responses={200: {"model": RenderOut, "description": "The same client_id again: the recorded use"}})
-def render(template_id: uuid.UUID, body: RenderIn, actor: SignedInUser, session: SessionDep, response: Response):
-    """Fill the approved template's slots on the server and record the use (`client_id`: once only)."""
-    rendered = service.render(session=session, actor=actor, template_id=template_id, data=body)
-    if rendered.replayed:
-        response.status_code = 200
-    return service.use_public(rendered)

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import bindparam, column, select, table
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from app.core.db import HotInsert, HotQuery, attached, detached, new_session, split_row
+from app.core.db import HotInsert, HotQuery, attached, begin_reading, detached, new_session, split_row
 from app.operations.models import Membership, Operation, OperationDocument
 from tests.factories import make_operation, make_user
 
@@ -113,4 +113,31 @@ def test_hot_insert_breaking_another_constraint_raises_sqlalchemys_integrity_err
     ghost = Membership(operation_id=uuid.uuid4(), user_id=uuid.uuid4(), role="officer")
     with pytest.raises(IntegrityError):
         HotInsert(Membership.__table__)(db, ghost.model_dump())  # no such operation or user
+    db.rollback()
+
+
+def test_an_insert_with_the_commit_is_stored_by_the_commit_and_dropped_by_a_rollback(db):
+    operation = make_operation()
+    insert_member = HotInsert(Membership.__table__)
+    kept, dropped = (Membership(operation_id=operation.id, user_id=make_user().id, role="officer",
+                                group_name=name) for name in ("Serial 1", "Serial 2"))
+
+    insert_member.with_commit(db, dropped.model_dump())
+    db.rollback()
+    insert_member.with_commit(db, kept.model_dump())
+    with new_session() as other:
+        begin_reading(other)  # SQLite: a WAL reader, which does not wait for the open write transaction
+        assert other.get(Membership, kept.id) is None  # nothing is visible before the commit, on either engine
+    db.commit()
+
+    with new_session() as other:
+        assert other.get(Membership, kept.id).group_name == "Serial 1"
+        assert other.get(Membership, dropped.id) is None
+
+
+def test_an_insert_with_the_commit_that_fails_fails_the_commit(db):
+    ghost = Membership(operation_id=uuid.uuid4(), user_id=uuid.uuid4(), role="officer")
+    with pytest.raises(IntegrityError):
+        HotInsert(Membership.__table__).with_commit(db, ghost.model_dump())  # SQLite: now; PostgreSQL: at commit
+        db.commit()
     db.rollback()
