@@ -108,6 +108,13 @@ class Hub:
 
     @staticmethod
     def _send(subscriber: Subscriber, item: Any) -> None:
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:  # called from a thread
+            running = None
+        if running is subscriber.loop:  # the listener or poller, on the subscriber's own loop: no wake-up needed
+            subscriber._offer(item)
+            return
         with contextlib.suppress(RuntimeError):  # that loop has closed: the subscriber is gone
             subscriber.loop.call_soon_threadsafe(subscriber._offer, item)
 

@@ -1,5 +1,6 @@
 """Who may open an operation's stream, and the replay of missed events."""
 
+import json
 import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -73,7 +74,13 @@ def missed_events(*, grant: StreamGrant, after_id: int) -> list[dict[str, Any]] 
 
 
 def to_sse(item: dict[str, Any]) -> ServerSentEvent:
-    return ServerSentEvent(id=str(item["id"]), event=item["type"], data=item["data"])
+    """The event's data is plain JSON already (read from NOTIFY or the table): encoded here once, as FastAPI
+    would encode it, without its walk through `jsonable_encoder` (a few % of a report's CPU with one listener)."""
+    try:
+        raw = json.dumps(item["data"], allow_nan=False)
+    except (TypeError, ValueError):  # not plain JSON after all: FastAPI's own encoding
+        return ServerSentEvent(id=str(item["id"]), event=item["type"], data=item["data"])
+    return ServerSentEvent(id=str(item["id"]), event=item["type"], raw_data=raw)
 
 
 def _end_streams(_session, auth_session) -> None:
