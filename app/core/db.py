@@ -404,22 +404,47 @@ class _Plan:
         try:
             with _translated_errors(connection, fairy, self.sql, args, cursor):
                 cursor.execute(self.sql, args)
-                if not self.types:  # an insert without RETURNING
-                    return []
-                rows = cursor.fetchall()
-                # psycopg builds the description's column objects anew on every access (~40 µs a statement)
-                description = cursor.description if self.result_processors is None else None
+                return self.fetch(cursor)
         finally:
             cursor.close()
+
+    def fetch(self, cursor: Any) -> list[tuple]:
+        """The executed statement's rows, converted."""
+        if not self.types:  # an insert without RETURNING
+            return []
+        rows = cursor.fetchall()
         processors = self.result_processors
-        if processors is None:
+        if processors is None:  # psycopg builds the description's columns anew on each access (~40 µs): once
             processors = self.result_processors = [
                 type_.dialect_impl(self.dialect).result_processor(self.dialect, column[1])
-                for type_, column in zip(self.types, description, strict=True)]
+                for type_, column in zip(self.types, cursor.description, strict=True)]
         if not any(processors):
             return rows
         return [tuple(value if processor is None or value is None else processor(value)
                       for processor, value in zip(processors, row, strict=True)) for row in rows]
+
+
+def together(target: Session | Connection, *calls: tuple[HotQuery, dict[str, Any]]) -> list[list[tuple]]:
+    """Several `HotQuery` statements that do not depend on each other's results, and each one's rows in order:
+    on PostgreSQL in one round trip (a psycopg pipeline), elsewhere one after another. For the reads a render
+    or a report makes before it decides anything, a round trip each otherwise."""
+    connection = target.connection() if isinstance(target, Session) else target
+    plans = [(query._plan(connection), params) for query, params in calls]
+    if not plans[0][0].postgres:
+        return [plan.run(connection, params) for plan, params in plans]
+    fairy = connection.connection
+    driver = fairy.driver_connection
+    cursors = []
+    try:
+        with _translated_errors(connection, fairy, plans[0][0].sql, None):
+            with driver.pipeline():
+                for plan, params in plans:
+                    cursors.append(driver.cursor())
+                    cursors[-1].execute(plan.sql, plan.args(params))
+            return [plan.fetch(cursor) for (plan, _params), cursor in zip(plans, cursors, strict=True)]
+    finally:
+        for cursor in cursors:
+            cursor.close()
 
 
 @contextmanager

@@ -19,7 +19,7 @@ from sqlmodel import Session
 from app.audit.writer import AuditAction, record
 from app.auth.models import User
 from app.core.config import Settings
-from app.core.db import HotInsert, HotQuery, attached, detached, new_row
+from app.core.db import HotInsert, HotQuery, attached, detached, new_row, together
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.core.events import Audience, publish
 from app.core.permissions import Permission
@@ -44,7 +44,7 @@ from app.escalations.workflow import (
     most_severe,
     priority,
 )
-from app.operations.access import OperationAccess, membership_of, operation_access
+from app.operations.access import OperationAccess, access_read, membership_of, operation_access
 
 OPERATION_LOCK_NAMESPACE = 7_261_004
 CANDIDATE_LIMIT = 1000  # distinct texts (and reports per text) compared within the window
@@ -76,8 +76,12 @@ _LOCK_OPERATION = HotQuery(select(func.pg_advisory_xact_lock(bindparam("namespac
 def _lock_operation(session: Session, operation_id: uuid.UUID) -> None:
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        key = zlib.crc32(operation_id.bytes) - 2**31  # int4 range
-        _LOCK_OPERATION.all(connection, {"namespace": OPERATION_LOCK_NAMESPACE, "key": key})
+        _LOCK_OPERATION.all(connection, _operation_lock(operation_id)[1])
+
+
+def _operation_lock(operation_id: uuid.UUID) -> tuple[HotQuery, dict]:
+    """PostgreSQL: the statement that takes the operation's lock until the transaction ends."""
+    return _LOCK_OPERATION, {"namespace": OPERATION_LOCK_NAMESPACE, "key": zlib.crc32(operation_id.bytes) - 2**31}
 
 
 def _visible(session: Session, *, actor: User, escalation_id: uuid.UUID) -> tuple[Escalation, OperationAccess]:
@@ -316,9 +320,12 @@ def _repeat(existing: Escalation, fingerprint: str) -> Escalation:
     return existing
 
 
-def _by_client_id(session: Session, reporter_id: uuid.UUID, client_id: str) -> Escalation | None:
-    rows = _BY_CLIENT_ID.dicts(session, {"reporter_id": reporter_id, "client_id": client_id})
-    return attached(session, Escalation, rows[0]) if rows else None
+def _by_client_id(session: Session, reporter_id: uuid.UUID, client_id: str,
+                  rows: list[tuple] | None = None) -> Escalation | None:
+    """`rows`: the lookup's result when the caller read it together with other statements."""
+    if rows is None:
+        rows = _BY_CLIENT_ID.all(session, {"reporter_id": reporter_id, "client_id": client_id})
+    return attached(session, Escalation, dict(zip(_BY_CLIENT_ID.columns, rows[0], strict=True))) if rows else None
 
 
 def _as_reports(rows) -> list[grouping.Report]:
@@ -413,10 +420,18 @@ def create_escalation(
     *, session: Session, actor: User, operation_id: uuid.UUID, data: EscalationCreate
 ) -> tuple[EscalationPublic, bool]:
     """(the report, created?). The same client_id again returns the first report and records nothing."""
-    access = operation_access(session, actor=actor, operation_id=operation_id, permission=Permission.ESCALATION_CREATE)
+    # The access check's read, the operation lock and the repeat lookup, in one round trip on PostgreSQL (in
+    # that order on the server: the lookup runs under the lock); the checks then run in their usual order.
+    by_client_id = (_BY_CLIENT_ID, {"reporter_id": actor.id, "client_id": data.client_id})
+    if session.get_bind().dialect.name == "postgresql":
+        access_rows, _locked, repeat_rows = together(session, access_read(actor, operation_id),
+                                                     _operation_lock(operation_id), by_client_id)
+    else:
+        access_rows, repeat_rows = together(session, access_read(actor, operation_id), by_client_id)
+    access = operation_access(session, actor=actor, operation_id=operation_id, permission=Permission.ESCALATION_CREATE,
+                              rows=access_rows)
     fingerprint = _fingerprint(operation_id, data)
-    _lock_operation(session, operation_id)
-    existing = _by_client_id(session, actor.id, data.client_id)
+    existing = _by_client_id(session, actor.id, data.client_id, repeat_rows)
     if existing is not None:
         return _publics(session, [(_repeat(existing, fingerprint), _group(session, existing.group_id))])[0], False
     access.ensure_open()

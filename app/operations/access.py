@@ -53,10 +53,20 @@ _OPERATION_AND_MEMBERSHIP = HotQuery(
     .where(Operation.id == bindparam("operation_id")))
 
 
+def access_read(actor: User, operation_id: uuid.UUID) -> tuple[HotQuery, dict]:
+    """The statement `operation_access` runs, for a caller that reads it together with others (`together`)."""
+    return _OPERATION_AND_MEMBERSHIP, {"operation_id": operation_id, "user_id": actor.id}
+
+
 def operation_access(
-    session: Session, *, actor: User, operation_id: uuid.UUID, permission: Permission | None = None
+    session: Session, *, actor: User, operation_id: uuid.UUID, permission: Permission | None = None,
+    rows: list[tuple] | None = None,
 ) -> OperationAccess:
-    row = _OPERATION_AND_MEMBERSHIP.first(session, {"operation_id": operation_id, "user_id": actor.id})
+    """`rows`: what `access_read` gave, when the caller has read it already."""
+    if rows is None:
+        query, params = access_read(actor, operation_id)
+        rows = query.all(session, params)
+    row = rows[0] if rows else None
     operation_values, membership_values = split_row(row, Operation, Membership)
     operation = attached(session, Operation, operation_values)
     membership = attached(session, Membership, membership_values)

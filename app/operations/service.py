@@ -50,12 +50,20 @@ def current_document(session: Session, operation_id: uuid.UUID, kind: str) -> Op
 
 
 def current_documents(
-    session: Session, operation_id: uuid.UUID
+    session: Session, operation_id: uuid.UUID, rows: list[tuple] | None = None
 ) -> tuple[OperationDocument | None, OperationDocument | None]:
-    """The current (strategy, briefing), in one round trip: a render or a report pays for it every time."""
+    """The current (strategy, briefing), in one round trip: a render or a report pays for it every time.
+    `rows`: what `documents_read` gave, when the caller has read it already."""
+    if rows is None:
+        rows = _CURRENT_DOCUMENTS.all(session, {"operation_id": operation_id})
     documents = {values["kind"]: attached(session, OperationDocument, values)
-                 for values in _CURRENT_DOCUMENTS.dicts(session, {"operation_id": operation_id})}
+                 for values in (dict(zip(_CURRENT_DOCUMENTS.columns, row, strict=True)) for row in rows)}
     return documents.get("strategy"), documents.get("briefing")
+
+
+def documents_read(operation_id: uuid.UUID) -> tuple[HotQuery, dict]:
+    """The statement `current_documents` runs, for a caller that reads it together with others (`together`)."""
+    return _CURRENT_DOCUMENTS, {"operation_id": operation_id}
 
 
 def _current_documents_statement():
@@ -135,13 +143,15 @@ def engagement_view(
 
 
 def ensure_briefed(
-    session: Session, access: OperationAccess, *, channel: str | None = None, category: str | None = None
+    session: Session, access: OperationAccess, *, channel: str | None = None, category: str | None = None,
+    document_rows: list[tuple] | None = None,
 ) -> None:
     """Before an officer uses a template: in a live operation they must have acknowledged the current
-    strategy and briefing, and the channel and category must be allowed by the engagement rules."""
+    strategy and briefing, and the channel and category must be allowed by the engagement rules.
+    `document_rows`: what `documents_read` gave, when the caller has read it already."""
     operation = access.operation
     # the render hot path: load the current documents once for both checks
-    strategy, briefing = current_documents(session, operation.id)
+    strategy, briefing = current_documents(session, operation.id, document_rows)
     versions = _versions(strategy, briefing)
     if (operation.status == OperationStatus.LIVE and versions != (0, 0)
             and not has_acknowledged(session, operation.id, access.actor.id, versions)):

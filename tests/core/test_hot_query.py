@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import bindparam, column, select, table
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from app.core.db import HotInsert, HotQuery, attached, begin_reading, detached, new_session, split_row
+from app.core.db import HotInsert, HotQuery, attached, begin_reading, detached, new_session, split_row, together
 from app.operations.models import Membership, Operation, OperationDocument
 from tests.factories import make_operation, make_user
 
@@ -141,3 +141,31 @@ def test_an_insert_with_the_commit_that_fails_fails_the_commit(db):
         HotInsert(Membership.__table__).with_commit(db, ghost.model_dump())  # SQLite: now; PostgreSQL: at commit
         db.commit()
     db.rollback()
+
+
+def test_statements_read_together_give_what_each_gives_alone(db):
+    officer = make_user()
+    operation = make_operation(members=[(officer, "officer", "Serial 3")])
+    by_id, nothing = HotQuery(_OPERATION_BY_ID), HotQuery(_OPERATION_BY_ID)
+    membership = HotQuery(select(Membership.__table__.c.group_name).where(
+        Membership.__table__.c.user_id == bindparam("user_id")))
+
+    rows = together(db, (by_id, {"operation_id": operation.id}), (nothing, {"operation_id": uuid.uuid4()}),
+                    (membership, {"user_id": officer.id}))
+
+    assert rows == [by_id.all(db, {"operation_id": operation.id}), [], [("Serial 3",)]]
+    assert rows[0][0][0] == operation.id and rows[0][0][_column_index(Operation, "starts_at")].tzinfo is UTC
+
+
+def test_a_failing_statement_read_together_raises_sqlalchemys_error_and_the_session_recovers(db):
+    operation = make_operation()
+    missing = table("no_such_table", column("id"))
+    broken = HotQuery(select(missing.c.id).where(missing.c.id == bindparam("x")))
+    with pytest.raises(DBAPIError, match="no_such_table"):
+        together(db, (HotQuery(_OPERATION_BY_ID), {"operation_id": operation.id}), (broken, {"x": 1}))
+    db.rollback()
+    assert together(db, (HotQuery(_OPERATION_BY_ID), {"operation_id": operation.id}))[0][0][0] == operation.id
+
+
+def _column_index(model, key: str) -> int:
+    return [column.key for column in model.__table__.c].index(key)
