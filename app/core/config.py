@@ -35,8 +35,8 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = 1024 * 1024
     max_upload_bytes: int = 10 * 1024 * 1024
-    # requests holding a database session at once (default: 4 on SQLite, whose writes queue anyway; 30 otherwise,
-    # below the 40 worker threads and the 40 pooled connections)
+    # requests holding a database session at once, per process (default: 4 on SQLite, whose writes queue anyway;
+    # on PostgreSQL twice the CPU cores, at most 32: below the 40 worker threads and the 40 pooled connections)
     db_request_slots: int | None = Field(None, ge=1, le=35)
     run_background: bool = True  # the push dispatcher and audit checkpoints inside `parley serve`
     log_level: str = "INFO"
