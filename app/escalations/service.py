@@ -370,37 +370,49 @@ def _grouping_statements() -> dict[str, Any]:
 _GROUPING = _grouping_statements()
 
 
-def _find_group(session: Session, *, operation_id: uuid.UUID, report: grouping.Report) -> grouping.Match | None:
-    """Where `report` belongs. A shared link first (one indexed lookup). Then text, in two steps so a burst
-    of thousands of reports stays cheap: the distinct texts reported nearby in the window are scored once
-    each, then only the reports carrying a similar text (best first) are checked for time and place."""
+def _grouping_reads(operation_id: uuid.UUID, report: grouping.Report) -> dict[str, tuple[HotQuery, dict]]:
+    """The reads `_find_group` starts with, which depend on nothing but the report: a shared link's lookup,
+    and the distinct texts reported nearby in the window (for a report with text)."""
+    reads: dict[str, tuple[HotQuery, dict]] = {}
     links = [key for key in (report.link_key, report.short_link_key) if key]
     if links:
-        rows = _GROUPING["link"].all(session, {"operation_id": operation_id, "link": links[0], "short_link": links[-1]})
-        if rows:
-            return grouping.best_match(report, _as_reports(rows))
+        reads["link"] = (_GROUPING["link"], {"operation_id": operation_id, "link": links[0], "short_link": links[-1]})
+    if report.text_key:
+        placed = report.lat is not None and report.lon is not None
+        params: dict[str, Any] = {"operation_id": operation_id, "since": report.reported_at - grouping.WINDOW,
+                                  "until": report.reported_at + grouping.WINDOW}
+        if placed:
+            params["south"], params["north"], params["west"], params["east"] = grouping.bounding_box(report.lat,
+                                                                                                     report.lon)
+        reads["texts"] = (_GROUPING["texts", placed], params)
+    return reads
+
+
+def _find_group(session: Session, *, operation_id: uuid.UUID, report: grouping.Report,
+                rows: dict[str, list[tuple]]) -> grouping.Match | None:
+    """Where `report` belongs, given the rows of its `_grouping_reads`. A shared link first (one indexed
+    lookup). Then text, in two steps so a burst of thousands of reports stays cheap: the distinct texts
+    reported nearby in the window are scored once each, then only the reports carrying a similar text (best
+    first) are checked for time and place."""
+    if rows.get("link"):
+        return grouping.best_match(report, _as_reports(rows["link"]))
     if not report.text_key:
         return None
     placed = report.lat is not None and report.lon is not None
-    params: dict[str, Any] = {"operation_id": operation_id, "since": report.reported_at - grouping.WINDOW,
-                              "until": report.reported_at + grouping.WINDOW}
-    if placed:
-        params["south"], params["north"], params["west"], params["east"] = grouping.bounding_box(report.lat,
-                                                                                                 report.lon)
-    texts = [row[0] for row in _GROUPING["texts", placed].all(session, params)]
-    scored = sorted(((grouping.similarity(report.text_key, key), key) for key in texts), reverse=True)
+    params = _grouping_reads(operation_id, report)["texts"][1]
+    scored = sorted(((grouping.similarity(report.text_key, key), key) for (key,) in rows["texts"]), reverse=True)
     for score, key in scored:
         if score < grouping.TEXT_THRESHOLD:
             break
         # The latest few first: in a viral rumour hundreds share the text, and the latest one nearby is
         # almost always the match; the rest of the window only when none of those is.
         for offset, limit in ((0, FIRST_LOOK), (FIRST_LOOK, CANDIDATE_LIMIT - FIRST_LOOK)):
-            rows = _GROUPING["reports", placed].all(session, {**params, "text_key": key, "offset": offset,
-                                                              "limit": limit})
-            match = grouping.best_match(report, _as_reports(rows))
+            found = _GROUPING["reports", placed].all(session, {**params, "text_key": key, "offset": offset,
+                                                               "limit": limit})
+            match = grouping.best_match(report, _as_reports(found))
             if match is not None:
                 return match
-            if len(rows) < limit:
+            if len(found) < limit:
                 break
     return None
 
@@ -420,24 +432,10 @@ def create_escalation(
     *, session: Session, actor: User, operation_id: uuid.UUID, data: EscalationCreate
 ) -> tuple[EscalationPublic, bool]:
     """(the report, created?). The same client_id again returns the first report and records nothing."""
-    # The access check's read, the operation lock and the repeat lookup, in one round trip on PostgreSQL (in
-    # that order on the server: the lookup runs under the lock); the checks then run in their usual order.
-    by_client_id = (_BY_CLIENT_ID, {"reporter_id": actor.id, "client_id": data.client_id})
-    if session.get_bind().dialect.name == "postgresql":
-        access_rows, _locked, repeat_rows = together(session, access_read(actor, operation_id),
-                                                     _operation_lock(operation_id), by_client_id)
-    else:
-        access_rows, repeat_rows = together(session, access_read(actor, operation_id), by_client_id)
-    access = operation_access(session, actor=actor, operation_id=operation_id, permission=Permission.ESCALATION_CREATE,
-                              rows=access_rows)
-    fingerprint = _fingerprint(operation_id, data)
-    existing = _by_client_id(session, actor.id, data.client_id, repeat_rows)
-    if existing is not None:
-        return _publics(session, [(_repeat(existing, fingerprint), _group(session, existing.group_id))])[0], False
-    access.ensure_open()
+    # Every read that depends only on the request, in one round trip on PostgreSQL and in this order on the
+    # server: the access check's, the operation lock, then under it the repeat lookup and the grouping's first
+    # reads. The checks then run in their usual order.
     now = utcnow()
-    if data.observed_at is not None and data.observed_at > now + FUTURE_SLACK:
-        raise Invalid("observed_at is in the future. Check the phone's clock.")
     link_key, short_link_key = grouping.link_keys(data.source_url, data.summary)
     report = grouping.Report(
         group_id=None,
@@ -448,7 +446,23 @@ def create_escalation(
         lat=data.lat,
         lon=data.lon,
     )
-    match = _find_group(session, operation_id=operation_id, report=report)
+    grouping_reads = _grouping_reads(operation_id, report)
+    lock = [_operation_lock(operation_id)] if session.get_bind().dialect.name == "postgresql" else []
+    results = together(session, access_read(actor, operation_id), *lock,
+                       (_BY_CLIENT_ID, {"reporter_id": actor.id, "client_id": data.client_id}),
+                       *grouping_reads.values())
+    access_rows, repeat_rows = results[0], results[len(lock) + 1]
+    grouping_rows = dict(zip(grouping_reads, results[len(lock) + 2:], strict=True))
+    access = operation_access(session, actor=actor, operation_id=operation_id, permission=Permission.ESCALATION_CREATE,
+                              rows=access_rows)
+    fingerprint = _fingerprint(operation_id, data)
+    existing = _by_client_id(session, actor.id, data.client_id, repeat_rows)
+    if existing is not None:
+        return _publics(session, [(_repeat(existing, fingerprint), _group(session, existing.group_id))])[0], False
+    access.ensure_open()
+    if data.observed_at is not None and data.observed_at > now + FUTURE_SLACK:
+        raise Invalid("observed_at is in the future. Check the phone's clock.")
+    match = _find_group(session, operation_id=operation_id, report=report, rows=grouping_rows)
     category = (data.category or Category.OTHER).value
     # Rows built as values, inserted with plain INSERTs built once (not the ORM unit of work, nor models'
     # constructors): this is the hot path of a rumour burst. The same officer's client_id first used at this
