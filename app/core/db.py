@@ -430,13 +430,13 @@ def together(target: Session | Connection, *calls: tuple[HotQuery, dict[str, Any
     or a report makes before it decides anything, a round trip each otherwise."""
     connection = target.connection() if isinstance(target, Session) else target
     plans = [(query._plan(connection), params) for query, params in calls]
-    if not plans[0][0].postgres:
+    if not plans or not plans[0][0].postgres:
         return [plan.run(connection, params) for plan, params in plans]
     fairy = connection.connection
     driver = fairy.driver_connection
     cursors = []
     try:
-        with _translated_errors(connection, fairy, plans[0][0].sql, None):
+        with _translated_errors(connection, fairy, ";\n".join(plan.sql for plan, _params in plans), None):
             with driver.pipeline():
                 for plan, params in plans:
                     cursors.append(driver.cursor())

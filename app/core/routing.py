@@ -28,12 +28,12 @@ def _commit_after(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     hints = get_type_hints(endpoint, include_extras=True)
     names = [name for name, hint in hints.items() if name != "return" and hint == SessionDep]
     checks = [name for name, hint in hints.items() if name != "return" and hint == SignedInUser]
-    if checks and (inspect.iscoroutinefunction(endpoint) or not names):
-        raise TypeError(f"{endpoint.__name__}: SignedInUser needs a sync endpoint that takes SessionDep")
-    if inspect.iscoroutinefunction(endpoint):
-        return endpoint  # runs on the event loop: get_session commits for it
-    if not names:
-        return endpoint
+    plain = not (inspect.iscoroutinefunction(endpoint) or inspect.isasyncgenfunction(endpoint)
+                 or inspect.isgeneratorfunction(endpoint))
+    if not (plain and names):
+        if checks:
+            raise TypeError(f"{endpoint.__name__}: SignedInUser needs a plain sync endpoint that takes SessionDep")
+        return endpoint  # on the event loop, streaming, or without a session: get_session commits for it
     name = names[0]
 
     def run_and_commit(kwargs: dict[str, Any]) -> Any:

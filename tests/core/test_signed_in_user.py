@@ -60,6 +60,9 @@ def test_signed_in_user_only_on_sync_endpoints_that_take_the_session():
     def without_session(actor: SignedInUser):
         return {}
 
-    for endpoint in (on_the_loop, without_session):
+    def streaming(actor: SignedInUser, session: SessionDep):
+        yield b""
+
+    for endpoint in (on_the_loop, without_session, streaming):
         with pytest.raises(TypeError, match="SignedInUser"):
             router.post("/x")(endpoint)
