@@ -361,7 +361,11 @@ class HotQuery:
         return rows[0] if rows else None
 
     def dicts(self, target: Session | Connection, params: dict[str, Any]) -> list[dict[str, Any]]:
-        return [dict(zip(self.columns, row, strict=True)) for row in self.all(target, params)]
+        return self.as_dicts(self.all(target, params))
+
+    def as_dicts(self, rows: list[tuple]) -> list[dict[str, Any]]:
+        """This statement's rows (from `all` or `together`) as dicts keyed by column."""
+        return [dict(zip(self.columns, row, strict=True)) for row in rows]
 
 
 def split_row(row: tuple | None, *models: type) -> list[dict[str, Any] | None]:

@@ -74,14 +74,17 @@ _LOCK_OPERATION = HotQuery(select(func.pg_advisory_xact_lock(bindparam("namespac
 
 
 def _lock_operation(session: Session, operation_id: uuid.UUID) -> None:
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        _LOCK_OPERATION.all(connection, _operation_lock(operation_id)[1])
+    for query, params in _operation_lock(session, operation_id):
+        query.all(session, params)
 
 
-def _operation_lock(operation_id: uuid.UUID) -> tuple[HotQuery, dict]:
-    """PostgreSQL: the statement that takes the operation's lock until the transaction ends."""
-    return _LOCK_OPERATION, {"namespace": OPERATION_LOCK_NAMESPACE, "key": zlib.crc32(operation_id.bytes) - 2**31}
+def _operation_lock(session: Session, operation_id: uuid.UUID) -> list[tuple[HotQuery, dict]]:
+    """The statement that takes the operation's lock until the transaction ends: PostgreSQL's advisory lock;
+    none on SQLite, whose writers already take turns."""
+    if session.get_bind().dialect.name != "postgresql":
+        return []
+    return [(_LOCK_OPERATION, {"namespace": OPERATION_LOCK_NAMESPACE,
+                               "key": zlib.crc32(operation_id.bytes) - 2**31})]  # int4 range
 
 
 def _visible(session: Session, *, actor: User, escalation_id: uuid.UUID) -> tuple[Escalation, OperationAccess]:
@@ -325,7 +328,7 @@ def _by_client_id(session: Session, reporter_id: uuid.UUID, client_id: str,
     """`rows`: the lookup's result when the caller read it together with other statements."""
     if rows is None:
         rows = _BY_CLIENT_ID.all(session, {"reporter_id": reporter_id, "client_id": client_id})
-    return attached(session, Escalation, dict(zip(_BY_CLIENT_ID.columns, rows[0], strict=True))) if rows else None
+    return attached(session, Escalation, _BY_CLIENT_ID.as_dicts(rows)[0]) if rows else None
 
 
 def _as_reports(rows) -> list[grouping.Report]:
@@ -388,9 +391,9 @@ def _grouping_reads(operation_id: uuid.UUID, report: grouping.Report) -> dict[st
     return reads
 
 
-def _find_group(session: Session, *, operation_id: uuid.UUID, report: grouping.Report,
+def _find_group(session: Session, *, report: grouping.Report, reads: dict[str, tuple[HotQuery, dict]],
                 rows: dict[str, list[tuple]]) -> grouping.Match | None:
-    """Where `report` belongs, given the rows of its `_grouping_reads`. A shared link first (one indexed
+    """Where `report` belongs, given its `_grouping_reads` and their rows. A shared link first (one indexed
     lookup). Then text, in two steps so a burst of thousands of reports stays cheap: the distinct texts
     reported nearby in the window are scored once each, then only the reports carrying a similar text (best
     first) are checked for time and place."""
@@ -399,7 +402,7 @@ def _find_group(session: Session, *, operation_id: uuid.UUID, report: grouping.R
     if not report.text_key:
         return None
     placed = report.lat is not None and report.lon is not None
-    params = _grouping_reads(operation_id, report)["texts"][1]
+    params = reads["texts"][1]
     scored = sorted(((grouping.similarity(report.text_key, key), key) for (key,) in rows["texts"]), reverse=True)
     for score, key in scored:
         if score < grouping.TEXT_THRESHOLD:
@@ -447,7 +450,7 @@ def create_escalation(
         lon=data.lon,
     )
     grouping_reads = _grouping_reads(operation_id, report)
-    lock = [_operation_lock(operation_id)] if session.get_bind().dialect.name == "postgresql" else []
+    lock = _operation_lock(session, operation_id)
     results = together(session, access_read(actor, operation_id), *lock,
                        (_BY_CLIENT_ID, {"reporter_id": actor.id, "client_id": data.client_id}),
                        *grouping_reads.values())
@@ -462,7 +465,7 @@ def create_escalation(
     access.ensure_open()
     if data.observed_at is not None and data.observed_at > now + FUTURE_SLACK:
         raise Invalid("observed_at is in the future. Check the phone's clock.")
-    match = _find_group(session, operation_id=operation_id, report=report, rows=grouping_rows)
+    match = _find_group(session, report=report, reads=grouping_reads, rows=grouping_rows)
     category = (data.category or Category.OTHER).value
     # Rows built as values, inserted with plain INSERTs built once (not the ORM unit of work, nor models'
     # constructors): this is the hot path of a rumour burst. The same officer's client_id first used at this

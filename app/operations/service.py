@@ -55,9 +55,10 @@ def current_documents(
     """The current (strategy, briefing), in one round trip: a render or a report pays for it every time.
     `rows`: what `documents_read` gave, when the caller has read it already."""
     if rows is None:
-        rows = _CURRENT_DOCUMENTS.all(session, {"operation_id": operation_id})
+        query, params = documents_read(operation_id)
+        rows = query.all(session, params)
     documents = {values["kind"]: attached(session, OperationDocument, values)
-                 for values in (dict(zip(_CURRENT_DOCUMENTS.columns, row, strict=True)) for row in rows)}
+                 for values in _CURRENT_DOCUMENTS.as_dicts(rows)}
     return documents.get("strategy"), documents.get("briefing")
 
 
