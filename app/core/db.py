@@ -74,7 +74,9 @@ def send_with_commit(connection: Connection, sql: str, params: dict[str, Any] | 
     after the statements queued before it; its result is not read. For the audit chain's lock and append and
     the live events: the chain lock (and NOTIFY's) is then held only while the server runs them and commits,
     never across a round trip or while this process waits for its GIL, and a write request saves the round
-    trip of its COMMIT. A rollback drops the queue."""
+    trip of its COMMIT. A statement run on the connection before the commit sends the queue first (one round
+    trip), so a transaction that does read back what it queued (several reports in one transaction, as the demo
+    loads them) still sees it. A rollback drops the queue."""
     if not connection.in_transaction():
         connection.begin()  # the queue belongs to a transaction: a rollback before any statement drops it too
     connection.info.setdefault(_WITH_COMMIT, []).append((sql, params))
@@ -84,15 +86,12 @@ def _send_queued_with_commit(engine: Engine) -> None:
     @event.listens_for(engine, "commit")
     def _commit_with_queued(connection: Connection) -> None:
         queued = connection.info.pop(_WITH_COMMIT, None)
-        if not queued:
-            return
-        fairy = connection.connection
-        driver = fairy.driver_connection
-        with (_translated_errors(connection, fairy, queued[0][0], queued[0][1]),
-              driver.pipeline(), driver.cursor() as cursor):
-            for sql, params in queued:
-                cursor.execute(sql, params)
-            cursor.execute("COMMIT")  # psycopg's own commit, which SQLAlchemy calls next, then has nothing to do
+        if queued:  # psycopg's own commit, which SQLAlchemy calls next, then has nothing to do
+            _pipeline(connection, [*queued, ("COMMIT", None)])
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _queued_first(connection: Connection, *_args: Any) -> None:
+        send_queued(connection)
 
     @event.listens_for(engine, "rollback")
     def _drop_queued(connection: Connection) -> None:
@@ -106,6 +105,22 @@ def _send_queued_with_commit(engine: Engine) -> None:
     @event.listens_for(engine, "invalidate")
     def _drop_queued_on_invalidate(_dbapi_connection: Any, record: Any, _exception: Any) -> None:
         record.info.pop(_WITH_COMMIT, None)
+
+
+def send_queued(connection: Connection) -> None:
+    """The statements queued with `send_with_commit`, sent now: before another statement runs."""
+    if not connection.invalidated and _WITH_COMMIT in connection.info:
+        _pipeline(connection, connection.info.pop(_WITH_COMMIT))
+
+
+def _pipeline(connection: Connection, statements: list[tuple[str, Any]]) -> None:
+    """Statements run in one round trip (a psycopg pipeline), their results not read."""
+    fairy = connection.connection
+    driver = fairy.driver_connection
+    with (_translated_errors(connection, fairy, statements[0][0], statements[0][1]),
+          driver.pipeline(), driver.cursor() as cursor):
+        for sql, params in statements:
+            cursor.execute(sql, params)
 
 
 @contextmanager
@@ -261,14 +276,19 @@ class HotInsert:
     """An insert of a whole row (every column's value given by its key) as a `HotQuery`, built once per
     engine. With `unique`: `ON CONFLICT (unique columns) DO NOTHING RETURNING id`, and a call answers the new
     row's id, or None when a row with the same unique values is already there (a repeated client_id): used
-    instead of a savepoint on hot paths, so a concurrent repeat loses quietly and two round trips are saved."""
+    instead of a savepoint on hot paths, so a concurrent repeat loses quietly and two round trips are saved.
+    `computed`: columns whose value the database works out as the row goes in (an SQL expression, which may use
+    the row's own values as `bindparam("v_<column>")`), instead of a value given."""
 
-    def __init__(self, table: Table, *, unique: list[str] | None = None) -> None:
-        self._keys = [column.key for column in table.c]
-        every_column = {column.key: bindparam(f"v_{column.key}", type_=column.type) for column in table.c}
+    def __init__(self, table: Table, *, unique: list[str] | None = None, computed: dict[str, Any] | None = None
+                 ) -> None:
+        computed = computed or {}
+        self._keys = [column.key for column in table.c if column.key not in computed]
+        every_column = {column.key: bindparam(f"v_{column.key}", type_=column.type) for column in table.c
+                        if column.key not in computed}
 
         def statement(make_insert: Any) -> Any:
-            whole_row = make_insert(table).values(every_column)
+            whole_row = make_insert(table).values({**every_column, **computed})
             if unique is None:
                 return whole_row
             return whole_row.on_conflict_do_nothing(index_elements=unique).returning(table.c.id)
@@ -402,6 +422,8 @@ class _Plan:
         return tuple(values[name] for name in self.order) if self.order is not None else values
 
     def run(self, connection: Connection, params: dict[str, Any]) -> list[tuple]:
+        if self.postgres:
+            send_queued(connection)
         args = self.args(params)
         fairy = connection.connection
         cursor = fairy.cursor()
@@ -436,6 +458,7 @@ def together(target: Session | Connection, *calls: tuple[HotQuery, dict[str, Any
     plans = [(query._plan(connection), params) for query, params in calls]
     if not plans or not plans[0][0].postgres:
         return [plan.run(connection, params) for plan, params in plans]
+    send_queued(connection)
     fairy = connection.connection
     driver = fairy.driver_connection
     cursors = []

@@ -6,7 +6,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -128,6 +128,16 @@ def install_error_handlers(app: FastAPI) -> None:
         # rolled back, so nothing changed; the client sent it, so it is a 422, not a 500
         return problem(422, "Invalid input", "The request contains a value that cannot be stored "
                        "(for example a NUL or other control character).", type_slug="invalid-input")
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity_error(request: Request, exc: IntegrityError):
+        # services check every rule before they write, so a constraint can only break when a concurrent request
+        # wrote the same thing at the same moment (on PostgreSQL some writes go with the COMMIT, where the clash
+        # shows): the transaction rolled back, nothing was saved
+        structlog.get_logger("parley").warning("write_conflict", method=request.method, path=request.url.path,
+                                               error=repr(exc.orig))
+        return problem(409, "Conflict", "Another request changed the same thing at the same moment; nothing was "
+                       "saved. Send it again.", type_slug="conflict")
 
     @app.exception_handler(DBAPIError)
     async def _database_error(request: Request, exc: DBAPIError):

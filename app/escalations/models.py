@@ -8,7 +8,7 @@ so the history that names them still resolves; nothing here is deleted.
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.core.types import UTCDateTime, new_id, utcnow
@@ -50,12 +50,14 @@ class Escalation(SQLModel, table=True):
         Index("ix_escalation_operation_reported", "operation_id", "reported_at"),
         Index("ix_escalation_operation_link", "operation_id", "link_key"),
         Index("ix_escalation_operation_updated", "operation_id", "updated_at"),
+        Index("ix_escalation_operation_seq", "operation_id", "seq", unique=True),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     operation_id: uuid.UUID = Field(foreign_key="operation.id", ondelete="CASCADE")
     client_id: str = Field(max_length=64)
-    reporter_id: uuid.UUID = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
+    # (no index of its own: the unique (reporter_id, client_id) index serves reporter_id alone too)
+    reporter_id: uuid.UUID = Field(foreign_key="user_account.id", ondelete="CASCADE")
     group_id: uuid.UUID = Field(foreign_key="escalation_group.id", index=True, ondelete="RESTRICT")
     summary: str | None = Field(default=None, sa_type=Text)
     category: str = Field(default="other", max_length=32)
@@ -74,6 +76,10 @@ class Escalation(SQLModel, table=True):
     request_hash: str = Field(max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # The report's number in its operation: 1, 2, 3... in the order reports were recorded. The database numbers
+    # each as it goes in, under the operation's lock (None until then), so a report can ask "what was recorded
+    # since number N?" (see escalations.service.create_escalation).
+    seq: int | None = Field(default=None, sa_type=BigInteger, nullable=False)
 
 
 class EscalationAttachment(SQLModel, table=True):

@@ -13,13 +13,13 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlmodel import Session
 
 from app.audit.writer import AuditAction, record
 from app.auth.models import User
 from app.core.config import Settings
-from app.core.db import HotInsert, HotQuery, attached, detached, new_row, together
+from app.core.db import HotInsert, HotQuery, attached, detached, new_row, split_row, together
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.core.events import Audience, publish
 from app.core.permissions import Permission
@@ -55,15 +55,17 @@ LIST_LIMIT = 500
 
 # A report's statements, built once: on SQLite building a statement costs more than running it.
 _INSERT_GROUP = HotInsert(EscalationGroup.__table__)
-_INSERT_ESCALATION = HotInsert(Escalation.__table__, unique=["reporter_id", "client_id"])
+_EARLIER = Escalation.__table__.alias("earlier")
+_INSERT_ESCALATION = HotInsert(Escalation.__table__, computed={  # numbered as it goes in (under the lock)
+    "seq": func.coalesce(select(_EARLIER.c.seq).where(_EARLIER.c.operation_id == bindparam("v_operation_id"))
+                         .order_by(_EARLIER.c.seq.desc()).limit(1).scalar_subquery(), 0) + 1})
 _INSERT_HISTORY = HotInsert(EscalationHistory.__table__)
 _BY_CLIENT_ID = HotQuery(select(*Escalation.__table__.c).where(Escalation.reporter_id == bindparam("reporter_id"),
                                                              Escalation.client_id == bindparam("client_id")))
-_GROW_GROUP = HotQuery(  # one more report in a group, in one UPDATE ... RETURNING (SQLite 3.35+, PostgreSQL)
+_GROW_GROUP = HotQuery(  # one more report in a group, whose new category the report worked out under the lock
     update(EscalationGroup.__table__).where(EscalationGroup.__table__.c.id == bindparam("group_id"))
-    .values(size=EscalationGroup.__table__.c.size + 1, latest_reported_at=bindparam("now"),
-            updated_at=bindparam("now"))
-    .returning(*EscalationGroup.__table__.c)
+    .values(size=EscalationGroup.__table__.c.size + 1, category=bindparam("category"),
+            latest_reported_at=bindparam("now"), updated_at=bindparam("now"))
 )
 
 
@@ -332,7 +334,18 @@ def _by_client_id(session: Session, reporter_id: uuid.UUID, client_id: str,
 
 
 def _as_reports(rows) -> list[grouping.Report]:
-    return [grouping.Report(*row) for row in rows]  # rows of _CANDIDATE_COLUMNS, in Report's field order
+    return [grouping.Report(*row[:len(_CANDIDATE_COLUMNS)]) for row in rows]  # in Report's field order
+
+
+def _best_match(report: grouping.Report, rows: list[tuple]) -> tuple[grouping.Match, dict[str, Any]] | None:
+    """The group `report` belongs to among candidate rows (`_CANDIDATE_COLUMNS`, then the columns of the
+    candidate's group), with that group's row as read under the operation lock."""
+    match = grouping.best_match(report, _as_reports(rows))
+    if match is None:
+        return None
+    row = next(row for row in rows if row[0] == match.group_id)  # _CANDIDATE_COLUMNS[0] is the group id
+    (group,) = split_row(row[len(_CANDIDATE_COLUMNS):], EscalationGroup)
+    return match, group
 
 
 _CANDIDATE_COLUMNS = (
@@ -350,6 +363,8 @@ def _grouping_statements() -> dict[str, Any]:
     """The grouping queries of every report, built once (on SQLite building one costs more than running
     it), with bind parameters for the operation, the link keys, the time window and the place."""
     links = (bindparam("link"), bindparam("short_link"))  # a report's two link keys (the one it has, twice)
+    with_group = select(*_CANDIDATE_COLUMNS, *EscalationGroup.__table__.c).join_from(
+        Escalation, EscalationGroup, Escalation.group_id == EscalationGroup.id)
     in_operation = Escalation.operation_id == bindparam("operation_id")
     in_window = (Escalation.text_key.is_not(None), Escalation.reported_at >= bindparam("since"),
                  Escalation.reported_at <= bindparam("until"))
@@ -357,13 +372,17 @@ def _grouping_statements() -> dict[str, Any]:
                        Escalation.lat.between(bindparam("south"), bindparam("north"))
                        & Escalation.lon.between(bindparam("west"), bindparam("east")))
     statements: dict[str, Any] = {
-        "link": HotQuery(select(*_CANDIDATE_COLUMNS).where(
+        "link": HotQuery(with_group.where(
             in_operation, or_(Escalation.link_key.in_(links), Escalation.short_link_key.in_(links))).limit(1)),
     }
     for placed, nearby in ((False, (in_operation, *in_window)), (True, (in_operation, *in_window, nearby_place))):
         statements["texts", placed] = HotQuery(select(Escalation.text_key).where(*nearby).distinct()
                                                .limit(CANDIDATE_LIMIT))
-        statements["reports", placed] = HotQuery(select(*_CANDIDATE_COLUMNS)
+        # the reports nearby in the window recorded after number `after_number`: a few, read by their number
+        statements["reports since", placed] = HotQuery(with_group
+                                                       .where(*nearby, Escalation.seq > bindparam("after_number"))
+                                                       .order_by(Escalation.seq).limit(CANDIDATE_LIMIT))
+        statements["reports", placed] = HotQuery(with_group
                                                  .where(*nearby, Escalation.text_key == bindparam("text_key"))
                                                  .order_by(Escalation.reported_at.desc(), Escalation.id)
                                                  .limit(bindparam("limit")).offset(bindparam("offset")))
@@ -371,73 +390,116 @@ def _grouping_statements() -> dict[str, Any]:
 
 
 _GROUPING = _grouping_statements()
+# (max() of an empty table's index is planned as a scan of every row, until statistics come)
+_LATEST_NUMBER = HotQuery(select(Escalation.seq).where(Escalation.operation_id == bindparam("operation_id"))
+                          .order_by(Escalation.seq.desc()).limit(1))
 
 
-def _grouping_reads(operation_id: uuid.UUID, report: grouping.Report) -> dict[str, tuple[HotQuery, dict]]:
-    """The reads `_find_group` starts with, which depend on nothing but the report: a shared link's lookup,
-    and the distinct texts reported nearby in the window (for a report with text)."""
-    reads: dict[str, tuple[HotQuery, dict]] = {}
-    links = [key for key in (report.link_key, report.short_link_key) if key]
-    if links:
-        reads["link"] = (_GROUPING["link"], {"operation_id": operation_id, "link": links[0], "short_link": links[-1]})
-    if report.text_key:
-        placed = report.lat is not None and report.lon is not None
-        params: dict[str, Any] = {"operation_id": operation_id, "since": report.reported_at - grouping.WINDOW,
-                                  "until": report.reported_at + grouping.WINDOW}
-        if placed:
-            params["south"], params["north"], params["west"], params["east"] = grouping.bounding_box(report.lat,
-                                                                                                     report.lon)
-        reads["texts"] = (_GROUPING["texts", placed], params)
-    return reads
+class _Grouping:
+    """What grouping reads for a new report, in two round trips on PostgreSQL: the costly read, the distinct texts
+    reported nearby in the window (a scan of it), before the operation's lock is taken; under the lock only cheap
+    ones: a shared link's lookup, the reports recorded since the first read (a few, by their number), and the
+    latest reports of the most similar text, which is almost always where the report belongs.
 
+    Nothing recorded in between is missed: the operation's latest report number is read just before the texts,
+    and the reports numbered after it are read under the lock, when no other can be recorded. On SQLite there is
+    nothing to read again: the transaction holds the one write lock from its first read."""
 
-def _find_group(session: Session, *, report: grouping.Report, reads: dict[str, tuple[HotQuery, dict]],
-                rows: dict[str, list[tuple]]) -> grouping.Match | None:
-    """Where `report` belongs, given its `_grouping_reads` and their rows. A shared link first (one indexed
-    lookup). Then text, in two steps so a burst of thousands of reports stays cheap: the distinct texts
-    reported nearby in the window are scored once each, then only the reports carrying a similar text (best
-    first) are checked for time and place."""
-    if rows.get("link"):
-        return grouping.best_match(report, _as_reports(rows["link"]))
-    if not report.text_key:
+    def __init__(self, operation_id: uuid.UUID, report: grouping.Report, *, locked: bool) -> None:
+        self.report = report
+        self.placed = report.lat is not None and report.lon is not None
+        links = [key for key in (report.link_key, report.short_link_key) if key]
+        self.link = (_GROUPING["link"], {"operation_id": operation_id, "link": links[0], "short_link": links[-1]}
+                     ) if links else None
+        self.params: dict[str, Any] = {}
+        if report.text_key:
+            self.params = {"operation_id": operation_id, "since": report.reported_at - grouping.WINDOW,
+                           "until": report.reported_at + grouping.WINDOW}
+            if self.placed:
+                (self.params["south"], self.params["north"], self.params["west"],
+                 self.params["east"]) = grouping.bounding_box(report.lat, report.lon)
+        self.numbered = locked and bool(report.text_key)  # read again under the lock what came after a number
+        self.number = 0
+        self.texts: set[str] = set()  # the texts the first read found
+        self.scored: list[tuple[float, str]] = []  # the similar ones, most similar first
+        self.first_look: str | None = None  # the most similar text, whose latest reports are read under the lock
+
+    def before_lock(self) -> list[tuple[HotQuery, dict]]:
+        if not self.report.text_key:
+            return []
+        number = [(_LATEST_NUMBER, {"operation_id": self.params["operation_id"]})] if self.numbered else []
+        return [*number, (_GROUPING["texts", self.placed], self.params)]
+
+    def score(self, rows: list[list[tuple]]) -> None:
+        """Score the texts of the first read (`rows`: the results of `before_lock`), outside the lock."""
+        if not rows:
+            return
+        if self.numbered and rows[0]:
+            self.number = rows[0][0][0]
+        self.texts = {key for (key,) in rows[-1]}
+        self.scored = self._similar(self.texts)
+
+    def under_lock(self) -> list[tuple[HotQuery, dict]]:
+        reads = [self.link] if self.link else []
+        if self.numbered:
+            reads.append((_GROUPING["reports since", self.placed], {**self.params, "after_number": self.number}))
+        self.first_look = self.scored[0][1] if self.scored else None
+        if self.first_look:
+            reads.append(self._reports(self.first_look, 0, FIRST_LOOK))
+        return reads
+
+    def find(self, session: Session, rows: list[list[tuple]]) -> tuple[grouping.Match, dict[str, Any]] | None:
+        """Where the report belongs, given the rows of `under_lock`, or None for a group of its own. A shared link
+        first. Then text: the similar texts most similar first; for each, its latest reports nearby and then the
+        rest of the window, until one matches (in a viral rumour hundreds share a text, and the latest one nearby
+        is almost always the match). The match comes with its group's row (see `_best_match`)."""
+        rows = list(rows)
+        link_rows = rows.pop(0) if self.link else []
+        if link_rows:
+            return _best_match(self.report, link_rows)
+        first_look = {self.first_look: rows.pop()} if self.first_look else {}
+        every = {}  # texts new since the first read: each one's every report nearby in the window, the latest first
+        if self.numbered:
+            for row in rows.pop(0):  # recorded since the first read, in their order
+                every.setdefault(row[1], []).append(row)  # _CANDIDATE_COLUMNS[1] is the text key
+            complete = len(self.texts) < CANDIDATE_LIMIT  # else a text may have been left out of the first read
+            every = {key: sorted(found, key=lambda row: row[4], reverse=True)  # [4]: reported_at
+                     for key, found in every.items() if key not in self.texts and complete}
+            self.scored = sorted(self.scored + self._similar(every), reverse=True)
+        for _score, key in self.scored:
+            if key in every:
+                match = _best_match(self.report, every[key])
+                if match is not None:
+                    return match
+                continue
+            for offset, limit in ((0, FIRST_LOOK), (FIRST_LOOK, CANDIDATE_LIMIT - FIRST_LOOK)):
+                if offset == 0 and key in first_look:
+                    found = first_look.pop(key)
+                else:
+                    query, params = self._reports(key, offset, limit)
+                    found = query.all(session, params)
+                match = _best_match(self.report, found)
+                if match is not None:
+                    return match
+                if len(found) < limit:
+                    break
         return None
-    placed = report.lat is not None and report.lon is not None
-    params = reads["texts"][1]
-    scored = sorted(((grouping.similarity(report.text_key, key), key) for (key,) in rows["texts"]), reverse=True)
-    for score, key in scored:
-        if score < grouping.TEXT_THRESHOLD:
-            break
-        # The latest few first: in a viral rumour hundreds share the text, and the latest one nearby is
-        # almost always the match; the rest of the window only when none of those is.
-        for offset, limit in ((0, FIRST_LOOK), (FIRST_LOOK, CANDIDATE_LIMIT - FIRST_LOOK)):
-            found = _GROUPING["reports", placed].all(session, {**params, "text_key": key, "offset": offset,
-                                                               "limit": limit})
-            match = grouping.best_match(report, _as_reports(found))
-            if match is not None:
-                return match
-            if len(found) < limit:
-                break
-    return None
 
+    def _similar(self, keys) -> list[tuple[float, str]]:
+        scored = ((grouping.similarity(self.report.text_key, key), key) for key in keys)
+        return sorted(((score, key) for score, key in scored if score >= grouping.TEXT_THRESHOLD), reverse=True)
 
-def _grow_group(session: Session, *, group_id: uuid.UUID, category: str, now: datetime) -> EscalationGroup:
-    """One more report in an existing group, in one UPDATE ... RETURNING (SQLite 3.35+ and PostgreSQL)."""
-    (row,) = _GROW_GROUP.dicts(session, {"group_id": group_id, "now": now})
-    group = detached(EscalationGroup, row)
-    if most_severe(group.category, category) != group.category:
-        table = EscalationGroup.__table__
-        session.execute(update(table).where(table.c.id == group_id).values(category=category))
-        group.category = category
-    return group
+    def _reports(self, key: str, offset: int, limit: int) -> tuple[HotQuery, dict]:
+        return (_GROUPING["reports", self.placed], {**self.params, "text_key": key, "offset": offset, "limit": limit})
 
 
 def create_escalation(
     *, session: Session, actor: User, operation_id: uuid.UUID, data: EscalationCreate
 ) -> tuple[EscalationPublic, bool]:
     """(the report, created?). The same client_id again returns the first report and records nothing."""
-    # Every read that depends only on the request, in one round trip on PostgreSQL and in this order on the
-    # server: the access check's, the operation lock, then under it the repeat lookup and the grouping's first
-    # reads. The checks then run in their usual order.
+    # Two round trips of reads on PostgreSQL (see _Grouping): the access check's and grouping's costly one; then
+    # the operation lock and, under it, the repeat lookup and grouping's cheap ones. The checks run in their
+    # usual order. While the lock is held the process only decides and builds rows; the writes go with COMMIT.
     now = utcnow()
     link_key, short_link_key = grouping.link_keys(data.source_url, data.summary)
     report = grouping.Report(
@@ -449,36 +511,48 @@ def create_escalation(
         lat=data.lat,
         lon=data.lon,
     )
-    grouping_reads = _grouping_reads(operation_id, report)
     lock = _operation_lock(session, operation_id)
-    results = together(session, access_read(actor, operation_id), *lock,
-                       (_BY_CLIENT_ID, {"reporter_id": actor.id, "client_id": data.client_id}),
-                       *grouping_reads.values())
-    access_rows, repeat_rows = results[0], results[len(lock) + 1]
-    grouping_rows = dict(zip(grouping_reads, results[len(lock) + 2:], strict=True))
+    reads = _Grouping(operation_id, report, locked=bool(lock))
+    before = reads.before_lock()
+    first = together(session, access_read(actor, operation_id), *before)
     access = operation_access(session, actor=actor, operation_id=operation_id, permission=Permission.ESCALATION_CREATE,
-                              rows=access_rows)
+                              rows=first[0])
+    reads.score(first[1:])
+    repeat = (_BY_CLIENT_ID, {"reporter_id": actor.id, "client_id": data.client_id})
+    under_lock = reads.under_lock()
+    second = together(session, *lock, repeat, *under_lock)
     fingerprint = _fingerprint(operation_id, data)
-    existing = _by_client_id(session, actor.id, data.client_id, repeat_rows)
+    existing = _by_client_id(session, actor.id, data.client_id, second[len(lock)])
     if existing is not None:
         return _publics(session, [(_repeat(existing, fingerprint), _group(session, existing.group_id))])[0], False
     access.ensure_open()
     if data.observed_at is not None and data.observed_at > now + FUTURE_SLACK:
         raise Invalid("observed_at is in the future. Check the phone's clock.")
-    match = _find_group(session, report=report, reads=grouping_reads, rows=grouping_rows)
+    found = reads.find(session, second[len(lock) + 1:])
+    match = found[0] if found else None
     category = (data.category or Category.OTHER).value
-    # Rows built as values, inserted with plain INSERTs built once (not the ORM unit of work, nor models'
-    # constructors): this is the hot path of a rumour burst. The same officer's client_id first used at this
-    # moment in another operation (another lock) loses the race quietly and is answered below.
-    group_row = None if match else new_row(EscalationGroup, operation_id=operation_id, category=category, size=1,
-                                            first_reported_at=now, latest_reported_at=now, created_at=now,
-                                            updated_at=now)
+    # Rows built as values, not with the ORM's unit of work nor models' constructors: this is the hot path of
+    # a rumour burst. Under the operation lock nothing else changes this operation's groups, so the grown
+    # group is worked out here from the row read with the match, and the writes (like the history entry and the
+    # audit event below) go to PostgreSQL with the COMMIT: the lock is then held for no round trip of theirs.
+    # The same officer's client_id first used at this moment in another operation (another lock) breaks the
+    # unique index at the commit: a 409, nothing saved, and sent again the report is answered as a repeat.
+    if found:
+        grown = found[1]
+        grown.update(size=grown["size"] + 1, category=most_severe(grown["category"], category),
+                     latest_reported_at=now, updated_at=now)
+        _GROW_GROUP.with_commit(session, {"group_id": grown["id"], "category": grown["category"], "now": now})
+    else:
+        grown = new_row(EscalationGroup, operation_id=operation_id, category=category, size=1,
+                        first_reported_at=now, latest_reported_at=now, created_at=now, updated_at=now)
+        _INSERT_GROUP.with_commit(session, grown)
+    group = detached(EscalationGroup, grown)
     escalation_row = new_row(
         Escalation,
         operation_id=operation_id,
         client_id=data.client_id,
         reporter_id=actor.id,
-        group_id=match.group_id if match else group_row["id"],
+        group_id=group.id,
         summary=data.summary,
         category=category,
         source_url=data.source_url,
@@ -494,16 +568,8 @@ def create_escalation(
         created_at=now,
         updated_at=now,
     )
-    if group_row is not None:
-        _INSERT_GROUP(session, group_row)
-    new_group = detached(EscalationGroup, group_row) if group_row else None
+    _INSERT_ESCALATION.with_commit(session, escalation_row)
     escalation = detached(Escalation, escalation_row)
-    if _INSERT_ESCALATION(session, escalation_row) is None:
-        if new_group is not None:
-            session.execute(delete(EscalationGroup).where(EscalationGroup.id == new_group.id))
-        existing = _by_client_id(session, actor.id, data.client_id)
-        return _publics(session, [(_repeat(existing, fingerprint), _group(session, existing.group_id))])[0], False
-    group = new_group or _grow_group(session, group_id=match.group_id, category=category, now=now)
     _history(
         session,
         group=group,

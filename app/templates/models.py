@@ -75,7 +75,8 @@ class TemplateUse(SQLModel, table=True):
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     operation_id: uuid.UUID = Field(foreign_key="operation.id", ondelete="RESTRICT")
-    user_id: uuid.UUID = Field(foreign_key="user_account.id", index=True, ondelete="RESTRICT")
+    # (no index of its own: the unique (user_id, client_id) index serves user_id alone too)
+    user_id: uuid.UUID = Field(foreign_key="user_account.id", ondelete="RESTRICT")
     template_id: uuid.UUID = Field(foreign_key="template.id", ondelete="RESTRICT")
     version_id: uuid.UUID = Field(foreign_key="template_version.id", ondelete="RESTRICT")
     channel: str = Field(max_length=16)

@@ -1,11 +1,12 @@
-"""PostgreSQL: what is queued to go with the COMMIT (the audit chain's append, live events) runs in order inside
-the transaction, fails the commit the way SQLAlchemy fails and then keeps nothing, and is dropped by a rollback."""
+"""PostgreSQL: what is queued to go with the COMMIT (the audit chain's append, live events, a report's rows) runs in
+order inside the transaction, is sent first when the transaction runs another statement before committing, fails
+the commit the way SQLAlchemy fails and then keeps nothing, and is dropped by a rollback."""
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import DataError
 
-from app.core.db import get_engine, new_session, send_with_commit
+from app.core.db import HotQuery, get_engine, new_session, send_with_commit, together
 from app.operations.models import Operation
 from tests.dbutil import engine_name
 from tests.factories import make_operation
@@ -29,6 +30,27 @@ def test_queued_statements_run_in_order_in_the_committed_transaction(db):
     db.commit()
 
     assert _name(operation.id) == "Gate 3 north"
+
+
+_NAME = HotQuery(select(Operation.name).where(Operation.id == bindparam("id")))
+
+
+@pytest.mark.parametrize("read", ["sqlalchemy", "hot query", "together"])
+def test_a_statement_before_the_commit_sends_the_queue_first_and_sees_it(db, read):
+    operation = make_operation(name="Bull Ring")
+    send_with_commit(db.connection(), _RENAME, {"suffix": " north", "id": operation.id})
+    if read == "sqlalchemy":
+        seen = db.scalar(select(Operation.name).where(Operation.id == operation.id))
+    elif read == "hot query":
+        (seen,) = _NAME.first(db, {"id": operation.id})
+    else:
+        (((seen,),),) = together(db, (_NAME, {"id": operation.id}))
+    assert seen == "Bull Ring north"
+    assert _name(operation.id) == "Bull Ring"  # not committed yet
+
+    db.commit()
+
+    assert _name(operation.id) == "Bull Ring north"  # sent once, not again with the COMMIT
 
 
 def test_a_failing_queued_statement_fails_the_commit_and_nothing_is_kept(db):

@@ -7,6 +7,7 @@ hand in EXPECTED, following each domain's documented definitions: rumour percent
 """
 
 import hashlib
+import itertools
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -128,6 +129,7 @@ def script(world: World, *, exercise: bool = False) -> Scripted:
 
 def _rumours(session, scripted: Scripted, op_id: uuid.UUID, reporters: list[uuid.UUID]) -> None:
     t0 = scripted.t0
+    numbers = itertools.count(1)  # each report's number in the operation
     for name, category, offsets, ack, resolved, outcome in GROUPS:
         group = EscalationGroup(
             operation_id=op_id, category=category, size=len(offsets), first_reported_at=t0 + offsets[0] * M,
@@ -144,7 +146,8 @@ def _rumours(session, scripted: Scripted, op_id: uuid.UUID, reporters: list[uuid
             report = Escalation(operation_id=op_id, client_id=f"{name}-{index}", reporter_id=reporters[index],
                                 group_id=group.id, summary=f"{name} report {index}", category=category,
                                 reported_at=at, created_at=at, updated_at=at,
-                                request_hash=hashlib.sha256(f"{name}{index}".encode()).hexdigest())
+                                request_hash=hashlib.sha256(f"{name}{index}".encode()).hexdigest(),
+                                seq=next(numbers))
             session.add(report)
             scripted.first_reports.setdefault(name, report.id)
     # A group merged into the knife rumour: counted there, not on its own.

@@ -13,6 +13,7 @@ from app.core.db import session_scope
 from app.core.types import iso, utcnow
 from app.escalations import service as escalation_service
 from app.escalations.models import Escalation, EscalationGroup
+from tests.dbutil import engine_name
 from tests.escalations.helpers import close_operation, report, transition
 from tests.helpers import assert_problem, audit_actions, audit_events
 
@@ -129,8 +130,8 @@ class TestConcurrentRetries:
     @pytest.mark.parametrize("operation_lock", [True, False], ids=["with-lock", "constraint-only"])
     def test_fifty_concurrent_submissions_of_one_client_id_make_one_report(self, client, world, monkeypatch,
                                                                            operation_lock):
-        if not operation_lock:  # prove the unique constraint + IntegrityError path holds on its own
-            monkeypatch.setattr(escalation_service, "_lock_operation", lambda session, operation_id: None)
+        if not operation_lock:  # prove the unique constraints hold on their own: a clash is a 409, never a 500
+            monkeypatch.setattr(escalation_service, "_operation_lock", lambda session, operation_id: [])
         headers = world.headers("officer")
         body = {"client_id": "burst-1", "summary": MOSQUE, "category": "police_action"}
 
@@ -140,12 +141,77 @@ class TestConcurrentRetries:
         with ThreadPoolExecutor(max_workers=25) as pool:
             responses = list(pool.map(submit, range(50)))
         statuses = sorted(r.status_code for r in responses)
-        assert statuses == [200] * 49 + [201], [r.text for r in responses if r.status_code not in (200, 201)]
-        assert len({r.json()["id"] for r in responses}) == 1
+        accepted = [r for r in responses if r.status_code in (200, 201)]
+        if operation_lock:
+            assert statuses == [200] * 49 + [201], [r.text for r in responses if r.status_code not in (200, 201)]
+        else:  # without the lock (PostgreSQL) a repeat that ran alongside the first clashes with it at the commit
+            assert statuses.count(201) == 1 and set(statuses) <= {200, 201, 409}, statuses
+            for clash in (r for r in responses if r.status_code == 409):
+                assert_problem(clash, 409)
+        assert len({r.json()["id"] for r in accepted}) == 1
         assert count_escalations() == 1
         assert len(audit_events("escalation.created")) == 1
-        with session_scope() as session:  # the losers' new groups were taken back: one group of one
+        with session_scope() as session:  # nothing of the losers was kept: one group of one
             assert session.execute(select(EscalationGroup.size)).scalars().all() == [1]
+
+
+@pytest.mark.skipif(engine_name() != "postgresql",
+                    reason="SQLite's one write lock serialises whole reports: nothing can come in between")
+class TestReportsInBetween:
+    """PostgreSQL: a report reads grouping's costly candidates before it takes the operation's lock. What is
+    recorded in between (here: another officer's report, sent while the first is paused there) is still seen."""
+
+    def _pause(self, monkeypatch, method: str, during):
+        original = getattr(escalation_service._Grouping, method)
+
+        def paused(grouping, *args, **kwargs):
+            if not during.done:
+                during.done = True
+                during()
+            return original(grouping, *args, **kwargs)
+
+        during.done = False
+        monkeypatch.setattr(escalation_service._Grouping, method, paused)
+
+    def test_a_similar_report_recorded_before_the_lock_is_grouped_with(self, client, world, monkeypatch):
+        self._pause(monkeypatch, "score", lambda: report(client, world, "officer2", summary=MOSQUE))
+        mine = report(client, world, "officer", summary="the police closed the mosque on Bull Street!")
+        with session_scope() as session:
+            rows = session.execute(select(Escalation.group_id, Escalation.seq).order_by(Escalation.seq)).all()
+        assert len({group for group, _seq in rows}) == 1 and mine["group_size"] == 2
+        assert [seq for _group, seq in rows] == [1, 2]  # numbered in the order recorded
+
+    def test_the_same_client_id_used_in_another_operation_meanwhile_is_a_409_and_nothing_is_kept(
+            self, client, world, monkeypatch):
+        from tests.factories import add_member
+
+        add_member(world.other_op, world["officer"], "officer", "Serial 3")
+        self._pause(monkeypatch, "find", lambda: report(client, world, operation=world.other_op,
+                                                        client_id="outbox-9", summary="Tanks on Broad Street"))
+        clash = report(client, world, client_id="outbox-9", summary=MOSQUE, expect=None)
+        assert_problem(clash, 409)
+        assert count_escalations() == 1  # the other operation's, recorded first
+        assert len(audit_events("escalation.created")) == 1
+        with session_scope() as session:
+            assert session.execute(select(func.count()).select_from(EscalationGroup)).scalar() == 1
+        again = report(client, world, client_id="outbox-9", summary=MOSQUE, expect=None)  # sent again: told why
+        assert "client_id" in assert_problem(again, 422)["detail"]
+
+
+class TestNumbering:
+    def test_reports_are_numbered_in_their_operation_in_the_order_recorded(self, client, world):
+        from tests.factories import add_member
+
+        add_member(world.other_op, world["officer"], "officer", "Serial 3")
+        ids = [report(client, world, summary=text)["id"] for text in (MOSQUE, "Tanks on Broad Street", None)]
+        elsewhere = [report(client, world, operation=world.other_op)["id"] for _ in range(2)]
+        report(client, world, client_id="same", summary="Fire at the Bullring")
+        report(client, world, client_id="same", summary="Fire at the Bullring", expect=200)  # a repeat: no number
+        with session_scope() as session:
+            numbers = dict(session.execute(select(Escalation.id, Escalation.seq)).all())
+        assert [numbers[uuid.UUID(i)] for i in ids] == [1, 2, 3]
+        assert [numbers[uuid.UUID(i)] for i in elsewhere] == [1, 2]
+        assert sorted(numbers.values()) == [1, 1, 2, 2, 3, 4]
 
 
 class TestGrouping:
