@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Query, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from app.core.deps import CurrentUser, SessionDep, SettingsDep, SignedInUser
+from app.core.deps import CurrentUser, SessionDep, SettingsDep, SignInFirst
 from app.core.routing import TransactionRoute
 from app.escalations import service
 from app.escalations.schemas import (
@@ -37,7 +37,7 @@ CREATED = {200: {"description": "The same client_id again: the report already ma
     responses=CREATED,
 )
 def create_escalation(
-    operation_id: uuid.UUID, body: EscalationCreate, actor: SignedInUser, session: SessionDep, response: Response
+    operation_id: uuid.UUID, body: EscalationCreate, actor: SignInFirst, session: SessionDep, response: Response
 ):
     escalation, created = service.create_escalation(session=session, actor=actor, operation_id=operation_id, data=body)
     response.status_code = 201 if created else 200

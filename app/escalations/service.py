@@ -20,6 +20,7 @@ from app.audit.writer import AuditAction, record
 from app.auth.models import User
 from app.core.config import Settings
 from app.core.db import HotInsert, HotQuery, attached, detached, new_row, split_row, together
+from app.core.deps import SignInCheck, signed_in_together
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.core.events import Audience, publish
 from app.core.permissions import Permission
@@ -494,12 +495,14 @@ class _Grouping:
 
 
 def create_escalation(
-    *, session: Session, actor: User, operation_id: uuid.UUID, data: EscalationCreate
+    *, session: Session, actor: User | SignInCheck, operation_id: uuid.UUID, data: EscalationCreate
 ) -> tuple[EscalationPublic, bool]:
-    """(the report, created?). The same client_id again returns the first report and records nothing."""
-    # Two round trips of reads on PostgreSQL (see _Grouping): the access check's and grouping's costly one; then
-    # the operation lock and, under it, the repeat lookup and grouping's cheap ones. The checks run in their
-    # usual order. While the lock is held the process only decides and builds rows; the writes go with COMMIT.
+    """(the report, created?). The same client_id again returns the first report and records nothing. `actor`
+    may be a sign-in check still to be made (`SignInFirst`): it goes with the first reads."""
+    # Two round trips of reads on PostgreSQL (see _Grouping): the sign-in check's, the access check's and
+    # grouping's costly one; then the operation lock and, under it, the repeat lookup and grouping's cheap ones.
+    # The checks run in their usual order. While the lock is held the process only decides and builds rows; the
+    # writes go with the COMMIT.
     now = utcnow()
     link_key, short_link_key = grouping.link_keys(data.source_url, data.summary)
     report = grouping.Report(
@@ -514,7 +517,7 @@ def create_escalation(
     lock = _operation_lock(session, operation_id)
     reads = _Grouping(operation_id, report, locked=bool(lock))
     before = reads.before_lock()
-    first = together(session, access_read(actor, operation_id), *before)
+    actor, first = signed_in_together(session, actor, access_read(actor, operation_id), *before)
     access = operation_access(session, actor=actor, operation_id=operation_id, permission=Permission.ESCALATION_CREATE,
                               rows=first[0])
     reads.score(first[1:])
