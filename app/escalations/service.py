@@ -461,12 +461,14 @@ class _Grouping:
         first_look = {self.first_look: rows.pop()} if self.first_look else {}
         every = {}  # texts new since the first read: each one's every report nearby in the window, the latest first
         if self.numbered:
+            new: dict[str, list[tuple]] = {}
             for row in rows.pop(0):  # recorded since the first read, in their order
-                every.setdefault(row[1], []).append(row)  # _CANDIDATE_COLUMNS[1] is the text key
-            complete = len(self.texts) < CANDIDATE_LIMIT  # else a text may have been left out of the first read
-            every = {key: sorted(found, key=lambda row: row[4], reverse=True)  # [4]: reported_at
-                     for key, found in every.items() if key not in self.texts and complete}
-            self.scored = sorted(self.scored + self._similar(every), reverse=True)
+                if row[1] not in self.texts:  # _CANDIDATE_COLUMNS[1] is the text key
+                    new.setdefault(row[1], []).append(row)
+            self.scored = sorted(self.scored + self._similar(new), reverse=True)
+            if len(self.texts) < CANDIDATE_LIMIT:  # the first read had every text, so a new one's reports are all
+                every = {key: sorted(found, key=lambda row: row[4], reverse=True)  # [4]: reported_at
+                         for key, found in new.items()}
         for _score, key in self.scored:
             if key in every:
                 match = _best_match(self.report, every[key])
