@@ -1,5 +1,6 @@
 """Dependency aliases every router uses: the session, the settings, the signed-in caller."""
 
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
@@ -152,7 +153,7 @@ class SignInCheck:
         return _principal_now(self.session, self.settings, self.claims).user
 
     @property
-    def id(self):
+    def id(self) -> uuid.UUID:
         """The caller's user id as the token gives it: enough to build reads, never to trust before `user_from`."""
         return self.claims.user_id
 
@@ -164,7 +165,7 @@ class SignInCheck:
         return principal.user
 
 
-def signed_in_together(session: Session, caller: "User | SignInCheck", *calls: tuple[HotQuery, dict]
+def signed_in_together(session: Session, caller: User | SignInCheck, *calls: tuple[HotQuery, dict]
                        ) -> tuple[User, list[list[tuple]]]:
     """`together(session, *calls)`, and the caller of a `SignInFirst` endpoint: on PostgreSQL the sign-in check's
     read goes in the same round trip and is checked before any of the rows are used (401, nothing revealed)."""

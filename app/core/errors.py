@@ -97,6 +97,10 @@ def _clean_validation_errors(errors) -> list[dict[str, Any]]:
     return cleaned
 
 
+def _unique_violation(exc: IntegrityError) -> bool:
+    return getattr(exc.orig, "sqlstate", None) == "23505" or "UNIQUE constraint failed" in str(exc.orig)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(_request: Request, exc: AppError):
@@ -131,9 +135,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(IntegrityError)
     async def _integrity_error(request: Request, exc: IntegrityError):
-        # services check every rule before they write, so a constraint can only break when a concurrent request
-        # wrote the same thing at the same moment (on PostgreSQL some writes go with the COMMIT, where the clash
-        # shows): the transaction rolled back, nothing was saved
+        # services check every rule before they write, so a unique index can only refuse a row when a concurrent
+        # request wrote the same thing at the same moment (on PostgreSQL some writes go with the COMMIT, where
+        # the clash shows): the transaction rolled back, nothing was saved. Any other constraint is a bug: 500.
+        if not _unique_violation(exc):
+            return await _unexpected(request, exc)
         structlog.get_logger("parley").warning("write_conflict", method=request.method, path=request.url.path,
                                                error=repr(exc.orig))
         return problem(409, "Conflict", "Another request changed the same thing at the same moment; nothing was "

@@ -26,11 +26,10 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("escalation", schema=None) as batch_op:
         batch_op.add_column(sa.Column("seq", sa.BigInteger(), nullable=True))
-    op.execute(
-        "UPDATE escalation SET seq = (SELECT count(*) FROM escalation AS earlier"
-        " WHERE earlier.operation_id = escalation.operation_id"
-        " AND (earlier.created_at < escalation.created_at"
-        " OR (earlier.created_at = escalation.created_at AND earlier.id <= escalation.id)))"
+    op.execute(  # one pass (UPDATE ... FROM: PostgreSQL, SQLite 3.33+)
+        "UPDATE escalation SET seq = numbered.n FROM (SELECT id, row_number() OVER"
+        " (PARTITION BY operation_id ORDER BY created_at, id) AS n FROM escalation) AS numbered"
+        " WHERE numbered.id = escalation.id"
     )
     with op.batch_alter_table("escalation", schema=None) as batch_op:
         batch_op.alter_column("seq", existing_type=sa.BigInteger(), nullable=False)
