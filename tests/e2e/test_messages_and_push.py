@@ -93,20 +93,26 @@ def test_push_to_the_service_worker_shows_a_notification_and_reports_delivered(b
         # the app's inbox is not open: close the page's view of it so only the worker can report
         officer.goto("/#/briefing")
 
-        cdp.send("ServiceWorker.deliverPushMessage",
-                 {"origin": live_server.url, "registrationId": registration_id, "data": payload})
         shown = None
-        for _ in range(50):
-            shown = officer.evaluate("""async (id) => {
-                const registration = await navigator.serviceWorker.ready;
-                const list = await registration.getNotifications();
-                const match = list.find((n) => n.data && n.data.id === id);
-                return match ? {title: match.title, body: match.body, actions: match.actions.map((a) => a.title),
-                                tag: match.tag} : null;
-            }""", notification_id)
+        # a busy machine may start the stopped worker slowly or lose the first message while it does: the push
+        # service (here DevTools) delivers again, as a real one would until acknowledged; the worker counts a
+        # repeat once (tested below: delivered == 1)
+        for _attempt in range(3):
+            cdp.send("ServiceWorker.deliverPushMessage",
+                     {"origin": live_server.url, "registrationId": registration_id, "data": payload})
+            for _ in range(50):
+                shown = officer.evaluate("""async (id) => {
+                    const registration = await navigator.serviceWorker.ready;
+                    const list = await registration.getNotifications();
+                    const match = list.find((n) => n.data && n.data.id === id);
+                    return match ? {title: match.title, body: match.body, actions: match.actions.map((a) => a.title),
+                                    tag: match.tag} : null;
+                }""", notification_id)
+                if shown:
+                    break
+                officer.wait_for_timeout(100)
             if shown:
                 break
-            officer.wait_for_timeout(100)
         assert shown == {"title": "Kettle at Corporation Street", "body": "Hold your positions until told.",
                          "actions": ["Acknowledge"], "tag": notification_id}
 
