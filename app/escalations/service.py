@@ -541,7 +541,7 @@ def create_escalation(
     # group is worked out here from the row read with the match, and the writes (like the history entry and the
     # audit event below) go to PostgreSQL with the COMMIT: the lock is then held for no round trip of theirs.
     # The same officer's client_id first used at this moment in another operation (another lock) breaks the
-    # unique index at the commit: a 409, nothing saved, and sent again the report is answered as a repeat.
+    # unique index at the commit: a 409, nothing saved; sent again, it is refused as a reused client_id (422).
     if found:
         grown = found[1]
         grown.update(size=grown["size"] + 1, category=most_severe(grown["category"], category),
