@@ -56,10 +56,17 @@ LIST_LIMIT = 500
 
 # A report's statements, built once: on SQLite building a statement costs more than running it.
 _INSERT_GROUP = HotInsert(EscalationGroup.__table__)
-_EARLIER = Escalation.__table__.alias("earlier")
+
+
+def _latest_number(table: Any, operation_id: Any) -> Any:
+    """The operation's latest report number, by the (operation_id, seq) index: a max() is planned as a scan of
+    every row of the operation until the table has statistics."""
+    return select(table.c.seq).where(table.c.operation_id == operation_id).order_by(table.c.seq.desc()).limit(1)
+
+
 _INSERT_ESCALATION = HotInsert(Escalation.__table__, computed={  # numbered as it goes in (under the lock)
-    "seq": func.coalesce(select(_EARLIER.c.seq).where(_EARLIER.c.operation_id == bindparam("v_operation_id"))
-                         .order_by(_EARLIER.c.seq.desc()).limit(1).scalar_subquery(), 0) + 1})
+    "seq": func.coalesce(_latest_number(Escalation.__table__.alias("earlier"), bindparam("v_operation_id"))
+                         .scalar_subquery(), 0) + 1})
 _INSERT_HISTORY = HotInsert(EscalationHistory.__table__)
 _BY_CLIENT_ID = HotQuery(select(*Escalation.__table__.c).where(Escalation.reporter_id == bindparam("reporter_id"),
                                                              Escalation.client_id == bindparam("client_id")))
@@ -391,9 +398,7 @@ def _grouping_statements() -> dict[str, Any]:
 
 
 _GROUPING = _grouping_statements()
-# (max() of an empty table's index is planned as a scan of every row, until statistics come)
-_LATEST_NUMBER = HotQuery(select(Escalation.seq).where(Escalation.operation_id == bindparam("operation_id"))
-                          .order_by(Escalation.seq.desc()).limit(1))
+_LATEST_NUMBER = HotQuery(_latest_number(Escalation.__table__, bindparam("operation_id")))
 
 
 class _Grouping:
