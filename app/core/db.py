@@ -545,7 +545,7 @@ _request_slots: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.Capa
 )
 
 
-def _slots() -> anyio.CapacityLimiter:
+def request_slots() -> anyio.CapacityLimiter:
     """One limiter per event loop (tests run several loops in one process)."""
     loop = asyncio.get_running_loop()
     if loop not in _request_slots:
@@ -566,7 +566,7 @@ def default_request_slots(settings: Any) -> int:
 
 async def get_session() -> AsyncIterator[Session]:
     """The request's session: the only place a request's changes are committed (before the answer is sent)."""
-    async with _slots():
+    async with request_slots():
         session = new_session()
         try:
             yield session

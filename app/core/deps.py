@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.auth.models import AuthSession, User
 from app.core.config import Settings, get_settings
-from app.core.db import HotQuery, detached, get_session, reading, split_row, together
+from app.core.db import HotQuery, detached, get_session, reading, split_row
 from app.core.errors import NotAuthenticated
 from app.core.security import AccessClaims, TokenError, decode_access_token
 from app.core.types import utcnow
@@ -165,14 +165,16 @@ class SignInCheck:
         return principal.user
 
 
-def signed_in_together(session: Session, caller: User | SignInCheck, *calls: tuple[HotQuery, dict]
-                       ) -> tuple[User, list[list[tuple]]]:
-    """`together(session, *calls)`, and the caller of a `SignInFirst` endpoint: on PostgreSQL the sign-in check's
-    read goes in the same round trip and is checked before any of the rows are used (401, nothing revealed)."""
-    if isinstance(caller, SignInCheck):
-        rows = together(session, (_PRINCIPAL, _principal_params(caller.claims)), *calls)
-        return caller.user_from(rows[0]), rows[1:]
-    return caller, together(session, *calls)
+def sign_in_read(caller: User | SignInCheck) -> list[tuple[HotQuery, dict]]:
+    """The sign-in check's read, for an endpoint that sends it with its own first reads (`together`): none for a
+    caller already checked."""
+    return [(_PRINCIPAL, _principal_params(caller.claims))] if isinstance(caller, SignInCheck) else []
+
+
+def signed_in(caller: User | SignInCheck, rows: list[list[tuple]]) -> User:
+    """The caller, checked on what `sign_in_read` read (401, nothing revealed): before any rows read with it are
+    used."""
+    return caller.user_from(rows[0]) if isinstance(caller, SignInCheck) else caller
 
 
 async def signed_in_user(
@@ -180,7 +182,7 @@ async def signed_in_user(
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User | SignInCheck:
-    """The same check as `CurrentUser`, for the hot sync endpoints (render, report): the token is checked here;
+    """The same check as `CurrentUser`, for the hot sync endpoint (render): the token is checked here;
     on PostgreSQL its session row is then read in the endpoint's own worker thread (`TransactionRoute` runs the
     check just before the endpoint), which saves each request a thread hop of its own, and on SQLite here, on
     the event loop, as `get_principal` does. A revoked session is still refused before the endpoint runs; only
@@ -194,6 +196,15 @@ async def signed_in_user(
 # Only for a sync endpoint of a TransactionRoute that takes the session (SessionDep) and is the user's only
 # consumer: the route turns the check into the User before the endpoint runs, and refuses any other endpoint.
 SignedInUser = Annotated[User, Depends(signed_in_user)]
-# The same check, left to the endpoint's first round trip: the endpoint hands it to `signed_in_together` before
-# it does anything else (the report, whose first reads then carry it: one round trip fewer per report).
-SignInFirst = Annotated[User | SignInCheck, Depends(signed_in_user)]
+
+
+async def signed_in_token(
+    settings: SettingsDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> AccessClaims:
+    """The token half of the sign-in check alone (401 for a missing, expired or forged token), for the report:
+    the intake makes the session half in the transaction that records the report (`SignInCheck`, `sign_in_read`),
+    so no database session is held while a report waits for its turn."""
+    return _claims(credentials, settings)
+
+
+SignInToken = Annotated[AccessClaims, Depends(signed_in_token)]

@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, File, Query, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from app.core.deps import CurrentUser, SessionDep, SettingsDep, SignInFirst
+from app.core.deps import CurrentUser, SessionDep, SettingsDep, SignInToken
 from app.core.routing import TransactionRoute
 from app.escalations import service
+from app.escalations.intake import intake
 from app.escalations.schemas import (
     AssignIn,
     AttachmentPublic,
@@ -36,10 +37,8 @@ CREATED = {200: {"description": "The same client_id again: the report already ma
     status_code=201,
     responses=CREATED,
 )
-def create_escalation(
-    operation_id: uuid.UUID, body: EscalationCreate, actor: SignInFirst, session: SessionDep, response: Response
-):
-    escalation, created = service.create_escalation(session=session, actor=actor, operation_id=operation_id, data=body)
+async def create_escalation(operation_id: uuid.UUID, body: EscalationCreate, caller: SignInToken, response: Response):
+    escalation, created = await intake().report(operation_id, caller, body)  # recorded with those queued with it
     response.status_code = 201 if created else 200
     return escalation
 

@@ -10,18 +10,19 @@ import json
 import uuid
 import zlib
 from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, func, or_, select, update
 from sqlmodel import Session
 
-from app.audit.writer import AuditAction, record
+from app.audit.writer import AuditAction, client_ip, record
 from app.auth.models import User
 from app.core.config import Settings
 from app.core.db import HotInsert, HotQuery, attached, detached, new_row, split_row, together
-from app.core.deps import SignInCheck, signed_in_together
-from app.core.errors import Conflict, Forbidden, Invalid, NotFound
+from app.core.deps import SignInCheck, sign_in_read, signed_in
+from app.core.errors import AppError, Conflict, Forbidden, Invalid, NotFound
 from app.core.events import Audience, publish
 from app.core.permissions import Permission
 from app.core.types import iso, utcnow
@@ -345,6 +346,10 @@ def _as_reports(rows) -> list[grouping.Report]:
     return [grouping.Report(*row[:len(_CANDIDATE_COLUMNS)]) for row in rows]  # in Report's field order
 
 
+def _latest_first(rows: list[tuple]) -> list[tuple]:
+    return sorted(rows, key=lambda row: row[4], reverse=True)  # _CANDIDATE_COLUMNS[4] is reported_at
+
+
 def _best_match(report: grouping.Report, rows: list[tuple]) -> tuple[grouping.Match, dict[str, Any]] | None:
     """The group `report` belongs to among candidate rows (`_CANDIDATE_COLUMNS`, then the columns of the
     candidate's group), with that group's row as read under the operation lock."""
@@ -454,29 +459,40 @@ class _Grouping:
             reads.append(self._reports(self.first_look, 0, FIRST_LOOK))
         return reads
 
-    def find(self, session: Session, rows: list[list[tuple]]) -> tuple[grouping.Match, dict[str, Any]] | None:
-        """Where the report belongs, given the rows of `under_lock`, or None for a group of its own. A shared link
-        first. Then text: the similar texts most similar first; for each, its latest reports nearby and then the
-        rest of the window, until one matches (in a viral rumour hundreds share a text, and the latest one nearby
-        is almost always the match). The match comes with its group's row (see `_best_match`)."""
+    def find(self, session: Session, rows: list[list[tuple]], recorded: list[tuple] = ()
+             ) -> tuple[grouping.Match, dict[str, Any]] | None:
+        """Where the report belongs, given the rows of `under_lock` and the reports `recorded` before it in this
+        transaction (candidate rows too, which those reads were sent too early to see), or None for a group of its
+        own. A shared link first. Then text: the similar texts most similar first; for each, its latest reports
+        nearby and then the rest of the window, until one matches (in a viral rumour hundreds share a text, and the
+        latest one nearby is almost always the match). The match comes with its group's row (see `_best_match`)."""
         rows = list(rows)
         link_rows = rows.pop(0) if self.link else []
-        if link_rows:
-            return _best_match(self.report, link_rows)
+        if self.link:
+            linked = [row for row in recorded if self._shares_link(row)]
+            if link_rows or linked:
+                return _best_match(self.report, link_rows + linked)
+        if not self.report.text_key:
+            return None
         first_look = {self.first_look: rows.pop()} if self.first_look else {}
-        every = {}  # texts new since the first read: each one's every report nearby in the window, the latest first
+        just_recorded: dict[str, list[tuple]] = {}  # this transaction's reports by text, the latest first
+        for row in reversed(recorded):
+            if row[1]:  # _CANDIDATE_COLUMNS[1] is the text key
+                just_recorded.setdefault(row[1], []).append(row)
+        every = {}  # texts the first read did not have: each one's every report nearby in the window, the latest first
+        new: dict[str, list[tuple]] = {}
         if self.numbered:
-            new: dict[str, list[tuple]] = {}
             for row in rows.pop(0):  # recorded since the first read, in their order
-                if row[1] not in self.texts:  # _CANDIDATE_COLUMNS[1] is the text key
+                if row[1] not in self.texts:
                     new.setdefault(row[1], []).append(row)
-            self.scored = sorted(self.scored + self._similar(new), reverse=True)
-            if len(self.texts) < CANDIDATE_LIMIT:  # the first read had every text, so a new one's reports are all
-                every = {key: sorted(found, key=lambda row: row[4], reverse=True)  # [4]: reported_at
-                         for key, found in new.items()}
+        unseen = {key for key in just_recorded if key not in self.texts and key not in new}
+        self.scored = sorted(self.scored + self._similar(new.keys() | unseen), reverse=True)
+        if len(self.texts) < CANDIDATE_LIMIT:  # the first read had every text, so these texts' reports are all here
+            every = {key: new.get(key, []) for key in new.keys() | unseen}
         for _score, key in self.scored:
+            latest = just_recorded.get(key, [])
             if key in every:
-                match = _best_match(self.report, every[key])
+                match = _best_match(self.report, _latest_first(latest + every[key]))
                 if match is not None:
                     return match
                 continue
@@ -486,12 +502,15 @@ class _Grouping:
                 else:
                     query, params = self._reports(key, offset, limit)
                     found = query.all(session, params)
-                match = _best_match(self.report, found)
+                match = _best_match(self.report, _latest_first(latest + found) if offset == 0 else found)
                 if match is not None:
                     return match
                 if len(found) < limit:
                     break
         return None
+
+    def _shares_link(self, row: tuple) -> bool:
+        return bool(({self.report.link_key, self.report.short_link_key} - {None}) & set(row[2:4]))  # link keys
 
     def _similar(self, keys) -> list[tuple[float, str]]:
         scored = ((grouping.similarity(self.report.text_key, key), key) for key in keys)
@@ -501,54 +520,123 @@ class _Grouping:
         return (_GROUPING["reports", self.placed], {**self.params, "text_key": key, "offset": offset, "limit": limit})
 
 
+@dataclass(eq=False)
+class Submission:
+    """One officer's report, as sent, in a batch of reports to one operation (`create_escalations`), and what it
+    came to: `outcome` (the report, created?) or `error`, the refusal a request of its own would have had."""
+
+    caller: User | SignInCheck  # a sign-in check still to be made goes with the batch's first reads
+    data: EscalationCreate
+    ip: str | None = field(default_factory=client_ip.get)  # for its audit event: the batch runs elsewhere
+    outcome: tuple[EscalationPublic, bool] | None = None
+    error: AppError | None = None
+    actor: User | None = field(default=None, init=False)
+    access: OperationAccess | None = field(default=None, init=False)
+    report: grouping.Report | None = field(default=None, init=False)
+    reads: "_Grouping | None" = field(default=None, init=False)
+
+
 def create_escalation(
     *, session: Session, actor: User | SignInCheck, operation_id: uuid.UUID, data: EscalationCreate
 ) -> tuple[EscalationPublic, bool]:
-    """(the report, created?). The same client_id again returns the first report and records nothing. `actor`
-    may be a sign-in check still to be made (`SignInFirst`): it goes with the first reads."""
-    # Two round trips of reads on PostgreSQL (see _Grouping): the sign-in check's, the access check's and
-    # grouping's costly one; then the operation lock and, under it, the repeat lookup and grouping's cheap ones.
-    # The checks run in their usual order. While the lock is held the process only decides and builds rows; the
-    # writes go with the COMMIT.
+    """(the report, created?). The same client_id again returns the first report and records nothing."""
+    submission = Submission(actor, data)
+    create_escalations(session=session, operation_id=operation_id, submissions=[submission])
+    if submission.error is not None:
+        raise submission.error
+    return submission.outcome
+
+
+def create_escalations(*, session: Session, operation_id: uuid.UUID, submissions: list[Submission]) -> None:
+    """Reports to one operation, in `session`'s transaction: each submission ends with its outcome or its error,
+    and nothing of a refused one is recorded. The reports are decided in order, each seeing those before it; one
+    officer's client_id must not come twice (the intake never batches a repeat with its first).
+
+    Two round trips of reads on PostgreSQL, whatever the number of reports (see _Grouping): every report's sign-in
+    check, access check and grouping's costly read; then the operation lock and, under it, every report's repeat
+    lookup and grouping's cheap reads. While the lock is held the process only decides and builds rows; the writes
+    go with the COMMIT."""
     now = utcnow()
-    link_key, short_link_key = grouping.link_keys(data.source_url, data.summary)
-    report = grouping.Report(
-        group_id=None,
-        text_key=grouping.text_key(data.summary),
-        link_key=link_key,
-        short_link_key=short_link_key,
-        reported_at=data.observed_at or now,
-        lat=data.lat,
-        lon=data.lon,
-    )
     lock = _operation_lock(session, operation_id)
-    reads = _Grouping(operation_id, report, locked=bool(lock))
-    before = reads.before_lock()
-    actor, first = signed_in_together(session, actor, access_read(actor, operation_id), *before)
-    access = operation_access(session, actor=actor, operation_id=operation_id, permission=Permission.ESCALATION_CREATE,
-                              rows=first[0])
-    reads.score(first[1:])
-    repeat = (_BY_CLIENT_ID, {"reporter_id": actor.id, "client_id": data.client_id})
-    under_lock = reads.under_lock()
-    second = together(session, *lock, repeat, *under_lock)
+    first_reads = []
+    for submission in submissions:
+        data = submission.data
+        link_key, short_link_key = grouping.link_keys(data.source_url, data.summary)
+        submission.report = grouping.Report(group_id=None, text_key=grouping.text_key(data.summary), link_key=link_key,
+                                            short_link_key=short_link_key, reported_at=data.observed_at or now,
+                                            lat=data.lat, lon=data.lon)
+        submission.reads = _Grouping(operation_id, submission.report, locked=bool(lock))
+        first_reads.append((sign_in_read(submission.caller), access_read(submission.caller, operation_id),
+                            submission.reads.before_lock()))
+    first = iter(together(session, *(call for sign_in, access, before in first_reads
+                                     for call in (*sign_in, access, *before))))
+    checked = []
+    for submission, (sign_in, _access, before) in zip(submissions, first_reads, strict=True):
+        sign_in_rows, access_rows = [next(first) for _ in sign_in], next(first)
+        before_rows = [next(first) for _ in before]
+        try:  # the checks in their usual order: signed in, then may report here
+            submission.actor = signed_in(submission.caller, sign_in_rows)
+            submission.access = operation_access(session, actor=submission.actor, operation_id=operation_id,
+                                                 permission=Permission.ESCALATION_CREATE, rows=access_rows)
+        except AppError as error:
+            submission.error = error
+            continue
+        submission.reads.score(before_rows)
+        checked.append(submission)
+    if not checked:
+        return
+    second_reads = [[(_BY_CLIENT_ID, {"reporter_id": submission.actor.id, "client_id": submission.data.client_id}),
+                     *submission.reads.under_lock()] for submission in checked]
+    second = iter(together(session, *lock, *(call for calls in second_reads for call in calls))[len(lock):])
+    batch = _Batch()
+    for submission, calls in zip(checked, second_reads, strict=True):
+        rows = [next(second) for _call in calls]
+        ip = client_ip.set(submission.ip)
+        try:
+            submission.outcome = _decide_and_record(session, operation_id, submission, rows, batch, now)
+        except AppError as error:  # raised before anything of this report was written
+            submission.error = error
+        finally:
+            client_ip.reset(ip)
+
+
+class _Batch:
+    """The reports recorded so far in this transaction, as grouping candidates (rows as `_Grouping.find` reads
+    them), and the groups they made or grew, as they now stand (rows read earlier have them as they were)."""
+
+    def __init__(self) -> None:
+        self.recorded: list[tuple] = []
+        self.groups: dict[uuid.UUID, dict[str, Any]] = {}
+
+    def add(self, escalation: dict[str, Any], group: dict[str, Any]) -> None:
+        self.groups[group["id"]] = group
+        self.recorded.append((*(escalation[column.key] for column in _CANDIDATE_COLUMNS),
+                              *(group[column.key] for column in EscalationGroup.__table__.c)))
+
+
+def _decide_and_record(session: Session, operation_id: uuid.UUID, submission: Submission, rows: list[list[tuple]],
+                       batch: _Batch, now: datetime) -> tuple[EscalationPublic, bool]:
+    data, actor, report = submission.data, submission.actor, submission.report
     fingerprint = _fingerprint(operation_id, data)
-    existing = _by_client_id(session, actor.id, data.client_id, second[len(lock)])
+    existing = _by_client_id(session, actor.id, data.client_id, rows[0])
     if existing is not None:
         return _publics(session, [(_repeat(existing, fingerprint), _group(session, existing.group_id))])[0], False
-    access.ensure_open()
+    submission.access.ensure_open()
     if data.observed_at is not None and data.observed_at > now + FUTURE_SLACK:
         raise Invalid("observed_at is in the future. Check the phone's clock.")
-    found = reads.find(session, second[len(lock) + 1:])
+    found = submission.reads.find(session, rows[1:], batch.recorded)
     match = found[0] if found else None
     category = (data.category or Category.OTHER).value
+    # Nothing below raises for what a client sent: from here on this report is written.
     # Rows built as values, not with the ORM's unit of work nor models' constructors: this is the hot path of
     # a rumour burst. Under the operation lock nothing else changes this operation's groups, so the grown
-    # group is worked out here from the row read with the match, and the writes (like the history entry and the
-    # audit event below) go to PostgreSQL with the COMMIT: the lock is then held for no round trip of theirs.
-    # The same officer's client_id first used at this moment in another operation (another lock) breaks the
-    # unique index at the commit: a 409, nothing saved; sent again, it is refused as a reused client_id (422).
+    # group is worked out here from the row read with the match (or as this batch left it), and the writes (like
+    # the history entry and the audit event below) go to PostgreSQL with the COMMIT: the lock is then held for no
+    # round trip of theirs. The same officer's client_id first used at this moment in another operation (another
+    # lock) breaks the unique index at the commit: a 409, nothing saved; sent again, it is refused as a reused
+    # client_id (422).
     if found:
-        grown = found[1]
+        grown = batch.groups.get(match.group_id, found[1])
         grown.update(size=grown["size"] + 1, category=most_severe(grown["category"], category),
                      latest_reported_at=now, updated_at=now)
         _GROW_GROUP.with_commit(session, {"group_id": grown["id"], "category": grown["category"], "now": now})
@@ -556,7 +644,7 @@ def create_escalation(
         grown = new_row(EscalationGroup, operation_id=operation_id, category=category, size=1,
                         first_reported_at=now, latest_reported_at=now, created_at=now, updated_at=now)
         _INSERT_GROUP.with_commit(session, grown)
-    group = detached(EscalationGroup, grown)
+    group = detached(EscalationGroup, dict(grown))
     escalation_row = new_row(
         Escalation,
         operation_id=operation_id,
@@ -572,13 +660,14 @@ def create_escalation(
         observed_at=data.observed_at,
         reported_at=report.reported_at,
         text_key=report.text_key,
-        link_key=link_key,
-        short_link_key=short_link_key,
+        link_key=report.link_key,
+        short_link_key=report.short_link_key,
         request_hash=fingerprint,
         created_at=now,
         updated_at=now,
     )
     _INSERT_ESCALATION.with_commit(session, escalation_row)
+    batch.add(escalation_row, grown)
     escalation = detached(Escalation, escalation_row)
     _history(
         session,

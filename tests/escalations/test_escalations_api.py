@@ -159,7 +159,17 @@ class TestConcurrentRetries:
                     reason="SQLite's one write lock serialises whole reports: nothing can come in between")
 class TestReportsInBetween:
     """PostgreSQL: a report reads grouping's costly candidates before it takes the operation's lock. What is
-    recorded in between (here: another officer's report, sent while the first is paused there) is still seen."""
+    recorded in between is still seen: here another officer's report, sent while the first is paused there, to
+    another instance of the app (within one, an operation's reports wait for each other's batch: see the intake)."""
+
+    @pytest.fixture
+    def other_instance(self, settings):
+        from fastapi.testclient import TestClient
+
+        from app.main import create_app
+
+        with TestClient(create_app()) as other:
+            yield other
 
     def _pause(self, monkeypatch, method: str, during):
         original = getattr(escalation_service._Grouping, method)
@@ -175,11 +185,11 @@ class TestReportsInBetween:
 
     @pytest.mark.parametrize("first_read", ["every text", "cut short"])
     def test_a_similar_report_recorded_before_the_lock_is_grouped_with(self, client, world, monkeypatch,
-                                                                       first_read):
+                                                                       first_read, other_instance):
         report(client, world, "officer2", summary="All buses cancelled in the city centre")
         if first_read == "cut short":  # as when the window holds more distinct texts than are compared
             monkeypatch.setattr(escalation_service, "CANDIDATE_LIMIT", 1)
-        self._pause(monkeypatch, "score", lambda: report(client, world, "officer2", summary=MOSQUE))
+        self._pause(monkeypatch, "score", lambda: report(other_instance, world, "officer2", summary=MOSQUE))
         mine = report(client, world, "officer", summary="the police closed the mosque on Bull Street!")
         with session_scope() as session:
             rows = session.execute(select(Escalation.group_id, Escalation.seq).order_by(Escalation.seq)).all()
