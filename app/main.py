@@ -20,6 +20,7 @@ async def lifespan(app: FastAPI):
     settings = get_settings()
     lifecycle.prepare_keys(settings)
     async with lifecycle.background_tasks(app, settings):
+        lifecycle.freeze_startup_heap()
         yield
 
 

@@ -152,3 +152,4 @@ def intake() -> Intake:
     if loop not in _intakes:
         _intakes[loop] = Intake()
     return _intakes[loop]
+
