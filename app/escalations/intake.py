@@ -152,4 +152,3 @@ def intake() -> Intake:
     if loop not in _intakes:
         _intakes[loop] = Intake()
     return _intakes[loop]
-
