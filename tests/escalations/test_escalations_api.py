@@ -128,15 +128,16 @@ class TestCreateEscalation:
 
 class TestConcurrentRetries:
     @pytest.mark.parametrize("operation_lock", [True, False], ids=["with-lock", "constraint-only"])
-    def test_fifty_concurrent_submissions_of_one_client_id_make_one_report(self, client, world, monkeypatch,
-                                                                           operation_lock):
+    def test_fifty_concurrent_submissions_of_one_client_id_make_one_report(self, client, other_instance, world,
+                                                                           monkeypatch, operation_lock):
         if not operation_lock:  # prove the unique constraints hold on their own: a clash is a 409, never a 500
             monkeypatch.setattr(escalation_service, "_operation_lock", lambda session, operation_id: [])
         headers = world.headers("officer")
         body = {"client_id": "burst-1", "summary": MOSQUE, "category": "police_action"}
 
-        def submit(_):
-            return client.post(f"/api/v1/operations/{world.op.id}/escalations", json=body, headers=headers)
+        def submit(n):  # to two instances of the app, as to two server processes
+            return (client, other_instance)[n % 2].post(f"/api/v1/operations/{world.op.id}/escalations", json=body,
+                                                        headers=headers)
 
         with ThreadPoolExecutor(max_workers=25) as pool:
             responses = list(pool.map(submit, range(50)))
@@ -161,15 +162,6 @@ class TestReportsInBetween:
     """PostgreSQL: a report reads grouping's costly candidates before it takes the operation's lock. What is
     recorded in between is still seen: here another officer's report, sent while the first is paused there, to
     another instance of the app (within one, an operation's reports wait for each other's batch: see the intake)."""
-
-    @pytest.fixture
-    def other_instance(self, settings):
-        from fastapi.testclient import TestClient
-
-        from app.main import create_app
-
-        with TestClient(create_app()) as other:
-            yield other
 
     def _pause(self, monkeypatch, method: str, during):
         original = getattr(escalation_service._Grouping, method)
