@@ -64,6 +64,7 @@ class Intake:
         """(the report, created?), or the error a request of its own would have raised."""
         loop = asyncio.get_running_loop()
         waiting = _Waiting(claims, data, loop.create_future())
+        waiting.answer.add_done_callback(_retrieved)  # a refusal nobody waits for any more is not an error to log
         self._waiting.setdefault(operation_id, []).append(waiting)
         if operation_id not in self._draining:
             self._draining[operation_id] = loop.create_task(self._drain(operation_id))
@@ -106,6 +107,11 @@ class Intake:
                 waiting.answer.set_exception(error)
             else:
                 waiting.answer.set_result(outcome)
+
+
+def _retrieved(answer: asyncio.Future) -> None:
+    if not answer.cancelled():
+        answer.exception()
 
 
 def _record_batch(operation_id: uuid.UUID, batch: list[_Waiting]) -> list[tuple[object, BaseException | None]]:
