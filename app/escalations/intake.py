@@ -20,6 +20,7 @@ at once, as before.
 """
 
 import asyncio
+import contextvars
 import uuid
 import weakref
 from dataclasses import dataclass, field
@@ -67,7 +68,8 @@ class Intake:
         waiting.answer.add_done_callback(_retrieved)  # a refusal nobody waits for any more is not an error to log
         self._waiting.setdefault(operation_id, []).append(waiting)
         if operation_id not in self._draining:
-            self._draining[operation_id] = loop.create_task(self._drain(operation_id))
+            # in a context of its own: not the request's that happened to start it (its request id in the logs)
+            self._draining[operation_id] = loop.create_task(self._drain(operation_id), context=contextvars.Context())
         return await asyncio.shield(waiting.answer)  # hanging up does not take the report out
 
     async def _drain(self, operation_id: uuid.UUID) -> None:

@@ -99,7 +99,10 @@ class TestBatches:
             assert verify_chain(session, settings).ok
         assert sorted(numbers) == list(range(1, len(SIMILAR) + 3))
         assert sizes == [1, len(SIMILAR) + 1]
-        assert len(audit_events("escalation.created")) == len(SIMILAR) + 2
+        events = audit_events("escalation.created")  # each on record as its own officer's, from their address
+        assert sorted(str(event.actor_id) for event in events) == sorted(
+            [str(world[name].id) for name in ("officer2", "officer")] + [str(officer.id) for officer in officers])
+        assert {event.ip for event in events} == {"testclient"}
 
     def test_a_shared_link_groups_reports_of_one_batch(self, client, world, monkeypatch):
         officers = _officers(world, 3)
