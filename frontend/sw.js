@@ -1,7 +1,7 @@
 // Parley service worker: the app shell offline, push messages, and receipts without the page open.
 // Bump VERSION whenever a file of the shell changes: the new worker precaches the new set and
 // removes the old caches when it activates.
-const VERSION = "parley-shell-v8";
+const VERSION = "parley-shell-v9";
 // What an officer needs with no signal. The command, comms, audit and admin screens are cached the
 // first time they are opened instead, which keeps an officer's first load light.
 const SHELL = [

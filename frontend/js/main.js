@@ -250,6 +250,9 @@ async function signOut() {
 /** Forget the signed-in person: profile, operation, saved templates, badge. The outbox survives only an
  * ended session (revoked, expired), for the same officer's next sign-in. */
 async function clearLocal({ keepOutbox }) {
+  // The screen on show stops first: its listeners, timers and loads must not run on with no user or operation.
+  for (const leave of state.leave.splice(0)) leave();
+  controller?.abort();
   state.stream?.close();
   state.stream = null;
   state.me = null;

@@ -157,12 +157,15 @@ async function renderList(ctx) {
   const listNode = h("ul", { class: "list", id: "reports" });
   const draw = async () => {
     const queued = new Map((await ctx.outbox.list()).map((i) => [i.client_id, i]));
-    const reports = (await store.all("reports")).filter((r) => r.operation_id === ctx.op.id || r.server?.operation_id === ctx.op.id);
+    const stored = await store.all("reports");
+    if (ctx.signal.aborted) return; // left meanwhile (the session may have ended: no operation any more)
+    const reports = stored.filter((r) => r.operation_id === ctx.op.id || r.server?.operation_id === ctx.op.id);
     reports.sort((a, b) => (b.created_at || "").localeCompare(a.created_at || ""));
     mount(listNode, reports.length ? reports.map((report) => reportCard(ctx, report, queued.get(report.client_id)))
       : h("li", { class: "empty" }, "You have not reported anything in this operation."));
   };
   const sync = async () => {
+    if (ctx.signal.aborted) return;
     try {
       const answer = await ctx.api.get(`/operations/${ctx.op.id}/escalations`, { signal: ctx.signal });
       const items = Array.isArray(answer) ? answer : answer.items || answer.escalations || [];
