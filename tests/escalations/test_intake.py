@@ -104,6 +104,17 @@ class TestBatches:
             [str(world[name].id) for name in ("officer2", "officer")] + [str(officer.id) for officer in officers])
         assert {event.ip for event in events} == {"testclient"}
 
+    def test_a_known_rumour_heard_far_away_twice_in_one_batch_is_one_new_group(self, client, world, monkeypatch):
+        here, far = {"lat": 52.4800, "lon": -1.9000}, {"lat": 52.5700, "lon": -1.9000}  # 10 km apart
+        officers = _officers(world, 2)
+        held = HeldIntake(monkeypatch)
+        responses = held.send(_send(client, world, who="officer2", summary=MOSQUE, **here),
+                              *(_send(client, world, officer, summary=MOSQUE, **far) for officer in officers))
+        assert held.sizes == [1, 2]
+        first, *far_away = (r.json() for r in responses)
+        assert far_away[0]["group_id"] == far_away[1]["group_id"] != first["group_id"]
+        assert sorted(r["group_size"] for r in far_away) == [1, 2]
+
     def test_a_shared_link_groups_reports_of_one_batch(self, client, world, monkeypatch):
         officers = _officers(world, 3)
         link = "https://x.com/someone/status/42?s=20"
