@@ -77,12 +77,11 @@ class Intake:
     async def _drain(self, operation_id: uuid.UUID) -> None:
         try:
             while self._waiting.get(operation_id):
-                batch = self._take(operation_id)
-                await self._record(operation_id, batch)
+                await self._record(operation_id, self._take(operation_id))
         finally:
             del self._draining[operation_id]
-            if not self._waiting.get(operation_id):
-                self._waiting.pop(operation_id, None)
+            for waiting in self._waiting.pop(operation_id, []):  # only if cancelled (shutting down): none is left
+                waiting.answer.cancel()                          # waiting for an answer that cannot come
 
     def _take(self, operation_id: uuid.UUID) -> list[_Waiting]:
         batch, later, taken = [], [], set()
@@ -99,10 +98,11 @@ class Intake:
         try:
             async with request_slots():  # a database session's slot, as a request's
                 answers = await run_in_threadpool(_record_batch, operation_id, batch)
-        except BaseException as exc:  # shut down while it ran: nobody is left to answer but the waiting
+        except Exception as exc:  # not the database's (`_record_batch` answers those): each hears it, the next go on
+            answers = [(None, exc)] * len(batch)
+        except BaseException:  # cancelled: shutting down
             for waiting in batch:
-                if not waiting.answer.done():
-                    waiting.answer.set_exception(exc) if isinstance(exc, Exception) else waiting.answer.cancel()
+                waiting.answer.cancel()
             raise
         for waiting, (outcome, error) in zip(batch, answers, strict=True):
             if waiting.answer.done():

@@ -194,3 +194,23 @@ def test_a_batch_that_clashes_at_its_commit_is_recorded_again_one_by_one(client,
     with session_scope() as session:
         assert session.execute(select(Escalation.client_id).where(Escalation.operation_id == world.op.id)
                                ).scalars().all().count("outbox-9") == 0
+
+
+def test_a_batch_that_breaks_outside_the_database_fails_its_own_reports_and_the_next_batch_goes_on(
+        client, world, monkeypatch):
+    held = HeldIntake(monkeypatch)
+    holding = intake_module._record_batch
+
+    def breaking(operation_id, batch):
+        if len(held.sizes) == 0:
+            holding(operation_id, [])  # noted and held (a batch of none records nothing)
+            raise RuntimeError("a bug in the first batch")
+        return holding(operation_id, batch)
+
+    monkeypatch.setattr(intake_module, "_record_batch", breaking)
+    with pytest.raises(RuntimeError, match="a bug"):  # the test client re-raises what would be a logged 500
+        held.send(_send(client, world, summary="Tanks seen on Broad Street"),
+                  _send(client, world, who="officer2", summary=MOSQUE))
+    assert held.sizes == [0, 1]  # the report queued behind the broken batch was still recorded, not left waiting
+    with session_scope() as session:
+        assert session.execute(select(Escalation.summary)).scalars().all() == [MOSQUE]
