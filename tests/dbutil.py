@@ -51,10 +51,20 @@ class TestDatabase:
         if server_url():
             self.url = create_postgres_database()
             upgrade(self.url)
-            engine = sa.create_engine(self.url)
-            with engine.connect() as connection:
-                self.tables = [t for t in sa.inspect(connection).get_table_names() if t != "alembic_version"]
-            engine.dispose()
+            # a connection of its own each time: some tests end every connection to the database (a restart)
+            self.engine = sa.create_engine(self.url, poolclass=sa.pool.NullPool)
+            with self.engine.connect() as connection:
+                tables = [f'"{t}"' for t in sa.inspect(connection).get_table_names() if t != "alembic_version"]
+                sequences = connection.exec_driver_sql(
+                    "SELECT sequence_name FROM information_schema.sequences").scalars().all()
+            # Emptied as TRUNCATE would (its lock first: it waits for anything a test left running), but with DELETE:
+            # TRUNCATE gives each table and index a new file, 108 ms per test here against 3. With the replication
+            # role neither foreign keys nor the audit tables' append-only triggers fire, so any order will do.
+            self.emptying = "; ".join([
+                "SET LOCAL session_replication_role = replica",
+                f"LOCK TABLE {', '.join(tables)} IN ACCESS EXCLUSIVE MODE",
+                *(f"DELETE FROM {table}" for table in tables),
+                *(f'ALTER SEQUENCE "{sequence}" RESTART' for sequence in sequences)])
         else:
             self.template = workdir / "template.db"
             upgrade(f"sqlite:///{self.template}")
@@ -65,11 +75,8 @@ class TestDatabase:
 
     def fresh(self, test_dir: Path) -> str:
         if server_url():
-            engine = sa.create_engine(self.url)
-            with engine.begin() as connection:
-                names = ", ".join(f'"{t}"' for t in self.tables)
-                connection.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
-            engine.dispose()
+            with self.engine.begin() as connection:
+                connection.exec_driver_sql(self.emptying)
             return self.url
         target = test_dir / "parley.db"
         shutil.copyfile(self.template, target)
@@ -77,4 +84,5 @@ class TestDatabase:
 
     def close(self) -> None:
         if server_url():
+            self.engine.dispose()
             drop_postgres_database(self.url)
