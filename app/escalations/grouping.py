@@ -384,7 +384,8 @@ class Match:
     score: float
 
 
-def _links(report: Report) -> set[str]:
+def links(report: Report) -> set[str]:
+    """The report's link keys (normalised link, short link), none for a report without a link."""
     return {key for key in (report.link_key, report.short_link_key) if key}
 
 
@@ -416,10 +417,10 @@ def best_match(
 ) -> Match | None:
     """The group `new` belongs to among the existing reports `candidates`, or None for a new group. A
     shared link beats similar text; among texts the most similar wins."""
-    new_links = _links(new)
+    new_links = links(new)
     if new_links:
         for other in candidates:
-            if new_links & _links(other):
+            if new_links & links(other):
                 return Match(group_id=other.group_id, reason="link", score=100.0)
     best: Match | None = None
     if new.text_key:

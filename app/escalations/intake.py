@@ -30,7 +30,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.audit.writer import client_ip
 from app.core.config import get_settings
-from app.core.db import new_session, request_slots
+from app.core.db import request_slots, session_scope
 from app.core.deps import SignInCheck
 from app.core.security import AccessClaims
 from app.escalations import service
@@ -139,18 +139,11 @@ def _record_batch(operation_id: uuid.UUID, batch: list[_Waiting]) -> list[tuple[
 
 def _in_one_transaction(operation_id: uuid.UUID, batch: list[_Waiting]) -> list[tuple[object, BaseException | None]]:
     settings = get_settings()
-    session = new_session()
-    try:
+    with session_scope() as session:
         submissions = [service.Submission(SignInCheck(session, settings, waiting.claims), waiting.data, waiting.ip)
                        for waiting in batch]
         service.create_escalations(session=session, operation_id=operation_id, submissions=submissions)
-        session.commit()
-        return [(submission.outcome, submission.error) for submission in submissions]
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
+    return [(submission.outcome, submission.error) for submission in submissions]
 
 
 _intakes: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Intake]" = weakref.WeakKeyDictionary()

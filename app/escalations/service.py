@@ -469,7 +469,9 @@ class _Grouping:
         rows = list(rows)
         link_rows = rows.pop(0) if self.link else []
         if self.link:
-            linked = [row for row in recorded if self._shares_link(row)]
+            mine = grouping.links(self.report)
+            linked = [row for row, other in zip(recorded, _as_reports(recorded), strict=True)
+                      if mine & grouping.links(other)]
             if link_rows or linked:
                 return _best_match(self.report, link_rows + linked)
         if not self.report.text_key:
@@ -508,9 +510,6 @@ class _Grouping:
                 if len(found) < limit:
                     break
         return None
-
-    def _shares_link(self, row: tuple) -> bool:
-        return bool(({self.report.link_key, self.report.short_link_key} - {None}) & set(row[2:4]))  # link keys
 
     def _similar(self, keys) -> list[tuple[float, str]]:
         scored = ((grouping.similarity(self.report.text_key, key), key) for key in keys)
